@@ -1,0 +1,76 @@
+#pragma once
+// The event log: one append-only, gap-free sequence of every input st-chat receives.
+//
+//   position    global, 1, 2, 3 ... in commit order (never reused, never out of order)
+//   stream      e.g. "feed.sport_event", "feed.execution", "undecodable.sport_event"
+//   stream_seq  1, 2, 3 ... within the stream
+//
+// Appends are idempotent by an inbox key (source, message_id): appending the same key again
+// stores nothing and reports the original position with duplicate = true.
+//
+// Example: the log is empty.
+//   append_batch({a: key (s,1), b: key (s,2)})  -> {pos 1 seq 1 new, pos 2 seq 2 new}
+//   append_batch({c: key (s,3), b again})       -> {pos 3 seq 3 new, pos 2 seq 2 duplicate}
+//   read_after(1, 100)                          -> events at positions 2, 3
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "stchat/eventstore/store_config.h"
+
+namespace stchat::eventstore {
+
+struct new_event {
+    std::string source;      // idempotency key, part 1: who sent it, e.g. "nats:STCHAT_FEEDS:<created>"
+    std::string message_id;  // idempotency key, part 2: unique within the source, e.g. "42"
+    std::string stream;
+    std::string type;
+    std::string payload;               // raw bytes, stored exactly as received
+    std::string data_json = "{}";      // decoded fields, a JSON object
+    std::string metadata_json = "{}";  // a JSON object
+    std::optional<int64_t> source_time_us;  // microseconds since the Unix epoch
+};
+
+struct append_result {
+    int64_t position = 0;
+    int64_t stream_seq = 0;
+    bool duplicate = false;
+};
+
+struct recorded_event {
+    int64_t position = 0;
+    std::string stream;
+    int64_t stream_seq = 0;
+    std::string type;
+    std::string payload;
+    std::string data_json;
+    std::string metadata_json;
+    std::optional<int64_t> source_time_us;
+    int64_t recorded_at_us = 0;
+};
+
+// A connection to the log. Not thread-safe: one per thread. Every call may throw store_error.
+class event_log {
+public:
+    virtual ~event_log() = default;
+
+    // Appends all of `events` in one transaction; results are in the same order as `events`.
+    virtual std::vector<append_result> append_batch(const std::vector<new_event>& events) = 0;
+
+    // Up to `max_events` events with position > `after`, in position order. Never skips one.
+    virtual std::vector<recorded_event> read_after(int64_t after, int max_events) = 0;
+
+    // The highest committed position (0 for an empty log).
+    virtual int64_t head() = 0;
+
+    // Waits until an append commits or `timeout` passes (LISTEN/NOTIFY; the caller polls again
+    // either way, so a lost notification costs at most one timeout). True if notified.
+    virtual bool wait_for_append(std::chrono::milliseconds timeout) = 0;
+};
+
+std::unique_ptr<event_log> make_event_log(const store_config& config);
+
+}  // namespace stchat::eventstore

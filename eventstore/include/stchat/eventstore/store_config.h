@@ -1,0 +1,34 @@
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace stchat::eventstore {
+
+// Where the event store lives. An empty `database` means libpq's standard variables
+// (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE); otherwise a URI such as
+// "postgresql://stchat@127.0.0.1:15432/stchat" or a libpq key=value string.
+struct store_config {
+    std::string database;
+};
+
+// The same server and credentials, another database (for scratch and test databases).
+store_config with_database(const store_config& base, const std::string& database_name);
+
+// How a failure of the store should be handled by the caller.
+enum class failure {
+    transient,  // connection lost, server restarting, serialization: reconnect and retry
+    in_doubt,   // the commit may or may not have happened: only an idempotent write may retry
+    permanent,  // a bug or bad input: retrying cannot help
+};
+
+class store_error : public std::runtime_error {
+public:
+    store_error(failure kind, const std::string& what) : std::runtime_error(what), _kind(kind) {}
+    failure kind() const { return _kind; }
+    bool retry_may_help() const { return _kind != failure::permanent; }
+
+private:
+    failure _kind;
+};
+
+}  // namespace stchat::eventstore

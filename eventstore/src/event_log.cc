@@ -1,0 +1,177 @@
+#include "stchat/eventstore/event_log.h"
+
+#include "pg.h"
+
+namespace stchat::eventstore {
+namespace {
+
+const char* k_hex = "0123456789abcdef";
+
+// bytea[] literal: {"\\x0a0b",...}; hex needs no escaping beyond the leading backslash.
+std::string bytea_array(const std::vector<new_event>& events) {
+    size_t total = 2;
+    for (const auto& e : events) total += e.payload.size() * 2 + 6;
+    std::string out;
+    out.reserve(total);
+    out.push_back('{');
+    for (size_t i = 0; i < events.size(); ++i) {
+        if (i) out.push_back(',');
+        out += "\"\\\\x";
+        for (unsigned char c : events[i].payload) {
+            out.push_back(k_hex[c >> 4]);
+            out.push_back(k_hex[c & 15]);
+        }
+        out.push_back('"');
+    }
+    out.push_back('}');
+    return out;
+}
+
+std::string bigint_array(const std::vector<new_event>& events) {
+    std::string out = "{";
+    for (size_t i = 0; i < events.size(); ++i) {
+        if (i) out.push_back(',');
+        if (events[i].source_time_us) out += std::to_string(*events[i].source_time_us);
+        else out += "NULL";
+    }
+    out.push_back('}');
+    return out;
+}
+
+template <typename Field>
+std::string text_array_of(const std::vector<new_event>& events, Field field) {
+    std::vector<std::string> items;
+    items.reserve(events.size());
+    for (const auto& e : events) items.push_back(e.*field);
+    return pg::text_array(items);
+}
+
+class listener final : public pqxx::notification_receiver {
+public:
+    listener(pqxx::connection_base& c) : pqxx::notification_receiver(c, "stchat_log") {}
+    void operator()(const std::string&, int) override { notified = true; }
+    bool notified = false;
+};
+
+class pg_event_log final : public event_log {
+public:
+    explicit pg_event_log(const store_config& config) : _config(config) {}
+
+    std::vector<append_result> append_batch(const std::vector<new_event>& events) override {
+        if (events.empty()) return {};
+        return guarded([&] {
+            pqxx::work tx(conn());
+            pqxx::result r = tx.exec_params(
+                "SELECT ord, log_position, log_stream_seq, duplicate FROM append_batch("
+                "$1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[],"
+                " $7::jsonb[], $8::bigint[])",
+                text_array_of(events, &new_event::source),
+                text_array_of(events, &new_event::message_id),
+                text_array_of(events, &new_event::stream), text_array_of(events, &new_event::type),
+                bytea_array(events), text_array_of(events, &new_event::data_json),
+                text_array_of(events, &new_event::metadata_json), bigint_array(events));
+            if (r.size() != events.size()) {
+                throw store_error(failure::permanent,
+                                  "append_batch returned " + std::to_string(r.size()) +
+                                      " rows for " + std::to_string(events.size()) + " events");
+            }
+            std::vector<append_result> out(events.size());
+            for (const auto& row : r) {
+                auto& res = out.at(row[0].as<size_t>() - 1);
+                res.position = row[1].as<int64_t>();
+                res.stream_seq = row[2].as<int64_t>();
+                res.duplicate = row[3].as<bool>();
+            }
+            tx.commit();
+            return out;
+        });
+    }
+
+    std::vector<recorded_event> read_after(int64_t after, int max_events) override {
+        return guarded([&] {
+            pqxx::read_transaction tx(conn());
+            pqxx::result r = tx.exec_params(
+                "SELECT position, stream, stream_seq, type, payload, data::text, metadata::text,"
+                " (extract(epoch FROM source_time) * 1000000)::bigint,"
+                " (extract(epoch FROM recorded_at) * 1000000)::bigint"
+                " FROM event_log WHERE position > $1 ORDER BY position LIMIT $2",
+                after, max_events);
+            std::vector<recorded_event> out;
+            out.reserve(r.size());
+            for (const auto& row : r) {
+                recorded_event e;
+                e.position = row[0].as<int64_t>();
+                e.stream = row[1].as<std::string>();
+                e.stream_seq = row[2].as<int64_t>();
+                e.type = row[3].as<std::string>();
+                e.payload = pqxx::binarystring(row[4]).str();
+                e.data_json = row[5].as<std::string>();
+                e.metadata_json = row[6].as<std::string>();
+                if (!row[7].is_null()) e.source_time_us = row[7].as<int64_t>();
+                e.recorded_at_us = row[8].as<int64_t>();
+                out.push_back(std::move(e));
+            }
+            tx.commit();
+            return out;
+        });
+    }
+
+    int64_t head() override {
+        return guarded([&] {
+            pqxx::read_transaction tx(conn());
+            auto r = tx.exec("SELECT coalesce(max(position), 0) FROM event_log");
+            return r[0][0].as<int64_t>();
+        });
+    }
+
+    bool wait_for_append(std::chrono::milliseconds timeout) override {
+        return guarded([&] {
+            pqxx::connection& c = conn();
+            if (!_listener) _listener = std::make_unique<listener>(c);
+            _listener->notified = false;
+            c.get_notifs();
+            if (!_listener->notified) {
+                auto us = timeout.count() * 1000;
+                c.await_notification(static_cast<long>(us / 1000000),
+                                     static_cast<long>(us % 1000000));
+            }
+            return _listener->notified;
+        });
+    }
+
+private:
+    // A failed connection is dropped, so the next call reconnects (and LISTENs again).
+    template <typename F>
+    auto guarded(F&& body) -> decltype(body()) {
+        try {
+            return pg::translate(body);
+        } catch (const store_error& e) {
+            if (e.kind() != failure::permanent) {
+                _listener.reset();
+                _conn.reset();
+            }
+            throw;
+        }
+    }
+
+    pqxx::connection& conn() {
+        if (_conn && !_conn->is_open()) {
+            _listener.reset();
+            _conn.reset();
+        }
+        if (!_conn) _conn = pg::connect(_config);
+        return *_conn;
+    }
+
+    store_config _config;
+    std::unique_ptr<pqxx::connection> _conn;
+    std::unique_ptr<listener> _listener;
+};
+
+}  // namespace
+
+std::unique_ptr<event_log> make_event_log(const store_config& config) {
+    return std::make_unique<pg_event_log>(config);
+}
+
+}  // namespace stchat::eventstore

@@ -1,0 +1,190 @@
+#define BOOST_TEST_MODULE event_log
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "stchat/eventstore/event_log.h"
+#include "stchat/eventstore/sql_session.h"
+#include "test_support.h"
+
+using namespace stchat::eventstore;
+using stchat::testing::scratch_database;
+
+namespace {
+
+new_event make(const std::string& source, const std::string& id, const std::string& stream,
+               const std::string& payload = "p") {
+    new_event e;
+    e.source = source;
+    e.message_id = id;
+    e.stream = stream;
+    e.type = "test";
+    e.payload = payload;
+    e.data_json = R"({"n":")" + id + R"("})";
+    e.source_time_us = 1764312000123456;
+    return e;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_batch_gets_consecutive_positions_and_per_stream_sequences) {
+    scratch_database db("append");
+    auto log = make_event_log(db.store());
+    auto r = log->append_batch({make("s", "1", "a"), make("s", "2", "b"), make("s", "3", "a")});
+    BOOST_TEST_REQUIRE(r.size() == 3u);
+    BOOST_TEST(r[0].position == 1);
+    BOOST_TEST(r[1].position == 2);
+    BOOST_TEST(r[2].position == 3);
+    BOOST_TEST(r[0].stream_seq == 1, "first event of stream a");
+    BOOST_TEST(r[1].stream_seq == 1, "first event of stream b");
+    BOOST_TEST(r[2].stream_seq == 2, "second event of stream a");
+    auto r2 = log->append_batch({make("s", "4", "b")});
+    BOOST_TEST(r2[0].position == 4);
+    BOOST_TEST(r2[0].stream_seq == 2, "stream b continues at 2 in a later batch");
+    BOOST_TEST(log->head() == 4);
+
+    auto events = log->read_after(0, 100);
+    BOOST_TEST_REQUIRE(events.size() == 4u);
+    BOOST_TEST(events[0].payload == "p", "payload bytes come back exactly");
+    BOOST_TEST(events[0].data_json == R"({"n": "1"})");
+    BOOST_TEST_REQUIRE(events[0].source_time_us.has_value());
+    BOOST_TEST(*events[0].source_time_us == 1764312000123456, "microseconds survive the round trip");
+}
+
+BOOST_AUTO_TEST_CASE(binary_payloads_are_stored_byte_for_byte) {
+    scratch_database db("binary");
+    auto log = make_event_log(db.store());
+    std::string bytes;
+    for (int i = 0; i < 256; ++i) bytes.push_back(static_cast<char>(i));
+    log->append_batch({make("s", "1", "a", bytes), make("s", "2", "a", "")});
+    auto events = log->read_after(0, 10);
+    BOOST_TEST_REQUIRE(events.size() == 2u);
+    BOOST_TEST(events[0].payload == bytes, "all 256 byte values, NUL included");
+    BOOST_TEST(events[1].payload.empty(), "an empty payload stays empty");
+}
+
+BOOST_AUTO_TEST_CASE(a_duplicate_append_stores_nothing_and_returns_the_original_position) {
+    scratch_database db("dedup");
+    auto log = make_event_log(db.store());
+    log->append_batch({make("s", "1", "a"), make("s", "2", "a")});
+    auto r = log->append_batch({make("s", "3", "a"), make("s", "2", "a", "changed"), make("t", "2", "a")});
+    BOOST_TEST(r[0].position == 3);
+    BOOST_TEST(!r[0].duplicate);
+    BOOST_TEST(r[1].duplicate, "(s, 2) is in the inbox already");
+    BOOST_TEST(r[1].position == 2, "the duplicate reports the original position");
+    BOOST_TEST(r[1].stream_seq == 2);
+    BOOST_TEST(!r[2].duplicate, "(t, 2) is another source: a different key");
+    BOOST_TEST(r[2].position == 4);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log") == 4);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM inbox") == 4);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE payload = 'changed'") == 0,
+               "a duplicate's new content is not stored");
+}
+
+BOOST_AUTO_TEST_CASE(a_message_twice_in_one_batch_is_appended_once) {
+    scratch_database db("dedup_batch");
+    auto log = make_event_log(db.store());
+    auto r = log->append_batch({make("s", "1", "a"), make("s", "1", "a"), make("s", "2", "a")});
+    BOOST_TEST(!r[0].duplicate);
+    BOOST_TEST(r[1].duplicate);
+    BOOST_TEST(r[1].position == r[0].position);
+    BOOST_TEST(r[2].position == 2, "no gap after the in-batch duplicate");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(the_database_refuses_update_delete_and_truncate_of_the_log) {
+    scratch_database db("append_only");
+    auto log = make_event_log(db.store());
+    log->append_batch({make("s", "1", "a")});
+    auto sql = make_sql_session(db.store());
+    for (const char* stmt : {"UPDATE event_log SET type = 'x'", "DELETE FROM event_log",
+                             "TRUNCATE event_log CASCADE", "UPDATE inbox SET message_id = 'x'",
+                             "DELETE FROM inbox"}) {
+        bool refused = false;
+        try {
+            sql->exec(stmt);
+        } catch (const store_error& e) {
+            refused = std::string(e.what()).find("append-only") != std::string::npos;
+            BOOST_TEST(!e.retry_may_help(), "a refused change is not worth retrying");
+        }
+        BOOST_TEST(refused, stmt << " was not refused as append-only");
+    }
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE type = 'test'") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_writers_and_a_reader_the_reader_sees_every_position_once_in_order) {
+    scratch_database db("concurrent");
+    constexpr int writers = 4, batches = 60, per_batch = 15;
+    constexpr int64_t total = writers * batches * per_batch;
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int w = 0; w < writers; ++w) {
+        threads.emplace_back([&, w] {
+            try {
+                auto log = make_event_log(db.store());
+                for (int b = 0; b < batches; ++b) {
+                    std::vector<new_event> batch;
+                    for (int i = 0; i < per_batch; ++i) {
+                        batch.push_back(make("w" + std::to_string(w), std::to_string(b * per_batch + i),
+                                             "stream-" + std::to_string((b + i) % 3)));
+                    }
+                    log->append_batch(batch);
+                }
+            } catch (...) {
+                ++failures;
+            }
+        });
+    }
+    // The reader follows the log while the writers append, the way projectors and relays do.
+    std::vector<recorded_event> seen;
+    auto reader = make_event_log(db.store());
+    int64_t last = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (static_cast<int64_t>(seen.size()) < total && std::chrono::steady_clock::now() < deadline) {
+        auto got = reader->read_after(last, 37);
+        if (got.empty()) {
+            reader->wait_for_append(std::chrono::milliseconds(100));
+            continue;
+        }
+        for (auto& e : got) {
+            last = e.position;
+            seen.push_back(std::move(e));
+        }
+    }
+    for (auto& t : threads) t.join();
+    BOOST_TEST_REQUIRE(failures.load() == 0);
+    BOOST_TEST_REQUIRE(static_cast<int64_t>(seen.size()) == total, "reader saw " << seen.size());
+    std::set<std::string> keys;
+    std::map<std::string, int64_t> stream_seq;
+    for (size_t i = 0; i < seen.size(); ++i) {
+        BOOST_TEST_REQUIRE(seen[i].position == static_cast<int64_t>(i + 1),
+                           "position " << seen[i].position << " at index " << i);
+        BOOST_TEST_REQUIRE(seen[i].stream_seq == ++stream_seq[seen[i].stream],
+                           "stream " << seen[i].stream << " has a gap at " << seen[i].stream_seq);
+        keys.insert(seen[i].data_json + seen[i].payload + std::to_string(seen[i].stream_seq) +
+                    seen[i].stream);
+    }
+    BOOST_TEST(db.scalar("SELECT count(*) FROM inbox") == total);
+    BOOST_TEST(reader->read_after(last, 10).empty(), "nothing after the last position");
+}
+
+BOOST_AUTO_TEST_CASE(a_waiting_reader_is_woken_by_an_append_from_another_connection) {
+    scratch_database db("notify");
+    auto reader = make_event_log(db.store());
+    BOOST_TEST(!reader->wait_for_append(std::chrono::milliseconds(50)), "nothing appended yet");
+    std::thread writer([&] {
+        auto log = make_event_log(db.store());
+        log->append_batch({make("s", "1", "a")});
+    });
+    bool woken = false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!woken && std::chrono::steady_clock::now() < deadline) {
+        woken = reader->wait_for_append(std::chrono::milliseconds(1000));
+    }
+    writer.join();
+    BOOST_TEST(woken, "no notification within 10 s");
+    BOOST_TEST(reader->read_after(0, 10).size() == 1u);
+}

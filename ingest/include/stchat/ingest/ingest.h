@@ -1,0 +1,51 @@
+#pragma once
+// `stchat ingest`: JetStream -> event log, exactly once.
+//
+// A JetStream stream (file storage) captures the feed subjects; a durable pull consumer hands out
+// batches. Each batch is decoded and appended in ONE transaction, every message keyed in the inbox
+// by (stream name, stream creation time, stream sequence); acks go out only after the commit.
+// A crash at any instant means redelivery, and the inbox turns a redelivered message into a
+// duplicate result instead of a second row. The creation time is part of the key because a stream
+// deleted and created again restarts at sequence 1.
+//
+// Example: stream STCHAT_FEEDS created at 1764312000123456789 ns, message at stream sequence 42:
+//   inbox key ("nats:STCHAT_FEEDS:1764312000123456789", "42")
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "stchat/eventstore/store_config.h"
+
+namespace stchat::ingest {
+
+struct stream_config {
+    std::string nats_urls = "nats://127.0.0.1:4222";  // comma-separated list for a cluster
+    std::string stream = "STCHAT_FEEDS";
+    std::string sport_event_subject = "sport_event";
+    std::string execution_subject = "execution";
+    int replicas = 1;  // 3 on a NATS cluster
+};
+
+struct ingest_config {
+    stream_config nats;
+    eventstore::store_config store;
+    std::string consumer = "stchat-ingest";
+    int batch_size = 1000;
+    std::chrono::milliseconds ack_wait{10000};   // redelivery after a crash takes this long
+    std::chrono::milliseconds fetch_wait{500};
+    bool stop_when_drained = false;  // return once the consumer has nothing pending (bench)
+};
+
+struct ingest_stats {
+    uint64_t received = 0;     // messages fetched, redeliveries included
+    uint64_t appended = 0;     // new log rows
+    uint64_t duplicates = 0;   // redeliveries the inbox recognised
+    uint64_t undecodable = 0;  // appended as undecodable records
+    uint64_t batches = 0;
+};
+
+// Runs until stop_requested() (SIGINT/SIGTERM): finishes, commits and acks the batch in hand.
+// Reconnects to NATS and Postgres by itself. Throws only on a permanent error (bad config).
+ingest_stats run_ingest(const ingest_config& config);
+
+}  // namespace stchat::ingest

@@ -1,0 +1,308 @@
+#include "stchat/ingest/ingest.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
+#include "nats_handles.h"
+#include "stchat/common/log.h"
+#include "stchat/common/shutdown.h"
+#include "stchat/eventstore/event_log.h"
+#include "stchat/ingest/feed_codec.h"
+#include "stream_setup.h"
+
+namespace stchat::ingest {
+namespace {
+
+constexpr const char* k_component = "ingest";
+
+// A bound pull subscription and the stream instance it belongs to.
+struct binding {
+    nats::subscription_ptr sub;
+    int64_t stream_created = 0;
+    std::string source;  // inbox source: "nats:<stream>:<created ns>"
+};
+
+void add_consumer_if_missing(jsCtx* js, const ingest_config& config) {
+    jsConsumerInfo* raw = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetConsumerInfo(&raw, js, config.nats.stream.c_str(),
+                                      config.consumer.c_str(), nullptr, &jerr);
+    if (s == NATS_OK) {
+        nats::consumer_info_ptr keep(raw);
+        return;
+    }
+    if (s != NATS_NOT_FOUND) throw nats::nats_error(s, "consumer info for " + config.consumer);
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = config.consumer.c_str();
+    cc.AckPolicy = js_AckExplicit;
+    cc.DeliverPolicy = js_DeliverAll;
+    cc.AckWait = static_cast<int64_t>(config.ack_wait.count()) * 1000000;
+    cc.MaxAckPending = std::max(20000, config.batch_size * 4);
+    cc.MaxDeliver = -1;  // never give up on a message: it must reach the log
+    s = js_AddConsumer(&raw, js, config.nats.stream.c_str(), &cc, nullptr, &jerr);
+    nats::check(s, ("create consumer " + config.consumer).c_str());
+    nats::consumer_info_ptr keep(raw);
+    log::info(k_component, "created durable consumer " + config.consumer + " on stream " +
+                               config.nats.stream);
+}
+
+binding bind(jsCtx* js, const ingest_config& config) {
+    for (;;) {
+        int64_t created = ensure_stream(js, config.nats);
+        add_consumer_if_missing(js, config);
+        jsSubOptions so;
+        jsSubOptions_Init(&so);
+        so.Stream = config.nats.stream.c_str();
+        so.Consumer = config.consumer.c_str();
+        natsSubscription* raw = nullptr;
+        jsErrCode jerr = static_cast<jsErrCode>(0);
+        natsStatus s = js_PullSubscribe(&raw, js, nullptr, config.consumer.c_str(), nullptr, &so,
+                                        &jerr);
+        nats::check(s, "pull subscribe");
+        binding b;
+        b.sub.reset(raw);
+        // The stream may have been deleted and created again between the two calls: the key must
+        // name the instance the consumer lives on, so check it did not change.
+        if (ensure_stream(js, config.nats) != created) continue;
+        b.stream_created = created;
+        b.source = "nats:" + config.nats.stream + ":" + std::to_string(created);
+        return b;
+    }
+}
+
+bool consumer_exists(jsCtx* js, const ingest_config& config) {
+    jsConsumerInfo* raw = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetConsumerInfo(&raw, js, config.nats.stream.c_str(),
+                                      config.consumer.c_str(), nullptr, &jerr);
+    nats::consumer_info_ptr keep(raw);
+    return s != NATS_NOT_FOUND;  // on other errors (server away) keep the binding and retry
+}
+
+uint64_t consumer_pending(jsCtx* js, const ingest_config& config) {
+    jsConsumerInfo* raw = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetConsumerInfo(&raw, js, config.nats.stream.c_str(),
+                                      config.consumer.c_str(), nullptr, &jerr);
+    if (s != NATS_OK) return 1;
+    nats::consumer_info_ptr info(raw);
+    return info->NumPending + static_cast<uint64_t>(info->NumAckPending);
+}
+
+std::string metadata_json(natsMsg* msg, const jsMsgMetaData* meta, const binding& b,
+                          const std::string& stream) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("source");
+    w.String("nats");
+    w.Key("subject");
+    const char* subject = natsMsg_GetSubject(msg);
+    w.String(is_storable_utf8(subject) ? subject : "?");
+    w.Key("stream");
+    w.String(stream.c_str());
+    w.Key("stream_created_ns");
+    w.Int64(b.stream_created);
+    w.Key("stream_seq");
+    w.Uint64(meta->Sequence.Stream);
+    w.Key("delivered");
+    w.Uint64(meta->NumDelivered);
+    const char** keys = nullptr;
+    int count = 0;
+    if (natsMsgHeader_Keys(msg, &keys, &count) == NATS_OK && count > 0) {
+        w.Key("headers");
+        w.StartObject();
+        for (int i = 0; i < count; ++i) {
+            const char* value = nullptr;
+            natsMsgHeader_Get(msg, keys[i], &value);
+            if (!is_storable_utf8(keys[i])) continue;
+            w.Key(keys[i]);
+            w.String(value && is_storable_utf8(value) ? value : "");
+        }
+        w.EndObject();
+        free(static_cast<void*>(keys));
+    }
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string error_json(const std::string& error) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("error");
+    w.String(error.c_str());
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+class ingestor {
+public:
+    explicit ingestor(const ingest_config& config)
+        : _config(config), _log(eventstore::make_event_log(config.store)) {}
+
+    ingest_stats run() {
+        auto conn = nats::connect({_config.nats.nats_urls, "stchat-ingest", k_component});
+        jsOptions jo;
+        jsOptions_Init(&jo);
+        jsCtx* raw_js = nullptr;
+        nats::check(natsConnection_JetStream(&raw_js, conn.get(), &jo), "JetStream context");
+        nats::js_ptr js(raw_js);
+        log::info(k_component, "connecting to " + _config.nats.nats_urls + ", stream " +
+                                   _config.nats.stream + ", consumer " + _config.consumer);
+
+        binding b;
+        std::string last_problem;
+        int idle_fetches = 0;
+        std::chrono::milliseconds backoff{100};
+        while (!stop_requested()) {
+            try {
+                if (!b.sub) {
+                    b = bind(js.get(), _config);
+                    log::info(k_component, "consuming " + _config.nats.stream + " (created " +
+                                               std::to_string(b.stream_created) + " ns) as " +
+                                               _config.consumer);
+                    last_problem.clear();
+                    backoff = std::chrono::milliseconds(100);
+                }
+                nats::msg_list list;
+                jsErrCode jerr = static_cast<jsErrCode>(0);
+                natsStatus s = natsSubscription_Fetch(list.get(), b.sub.get(), _config.batch_size,
+                                                      _config.fetch_wait.count(), &jerr);
+                if (list.size() == 0) {
+                    if (s != NATS_OK && s != NATS_TIMEOUT) {
+                        throw nats::nats_error(s, "fetch");
+                    }
+                    // Idle: make sure the consumer still exists (a deleted stream takes its
+                    // consumer with it, and the server then simply stops answering fetches).
+                    if (++idle_fetches % 4 == 0 && !consumer_exists(js.get(), _config)) {
+                        log::warn(k_component, "consumer " + _config.consumer +
+                                                   " is gone (stream deleted?); binding again");
+                        b = binding{};
+                    }
+                    if (_config.stop_when_drained && consumer_pending(js.get(), _config) == 0) {
+                        break;
+                    }
+                    continue;
+                }
+                idle_fetches = 0;
+                if (!last_problem.empty()) {
+                    log::info(k_component, "NATS is back: fetching again");
+                    last_problem.clear();
+                }
+                process(list, b, conn.get());
+            } catch (const nats::nats_error& e) {
+                if (last_problem != e.what()) {
+                    log::warn(k_component, std::string(e.what()) + "; retrying");
+                    last_problem = e.what();
+                }
+                b = binding{};
+                if (sleep_unless_stopped(backoff)) break;
+                backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+            }
+        }
+        log::info(k_component, "stopped: " + summary());
+        return _stats;
+    }
+
+private:
+    void process(nats::msg_list& list, const binding& b, natsConnection* nc) {
+        std::vector<eventstore::new_event> events;
+        events.reserve(static_cast<size_t>(list.size()));
+        for (int i = 0; i < list.size(); ++i) {
+            natsMsg* msg = list[i];
+            jsMsgMetaData* raw_meta = nullptr;
+            if (natsMsg_GetMetaData(&raw_meta, msg) != NATS_OK) {
+                throw std::runtime_error("fetched a message without JetStream metadata");
+            }
+            nats::meta_ptr meta(raw_meta);
+            eventstore::new_event e;
+            e.source = b.source;
+            e.message_id = std::to_string(meta->Sequence.Stream);
+            const char* subject = natsMsg_GetSubject(msg);
+            std::string_view payload(natsMsg_GetData(msg),
+                                     static_cast<size_t>(natsMsg_GetDataLength(msg)));
+            e.payload.assign(payload.data(), payload.size());
+            e.source_time_us = meta->Timestamp / 1000;
+            feed_kind kind;
+            bool known = true;
+            if (_config.nats.sport_event_subject == subject) kind = feed_kind::sport_event;
+            else if (_config.nats.execution_subject == subject) kind = feed_kind::execution;
+            else known = false;
+            decoded_feed d = known ? decode_feed(kind, payload)
+                                   : decoded_feed{false, {}, "no feed is configured for subject"};
+            if (d.ok) {
+                e.type = to_string(kind);
+                e.stream = std::string("feed.") + to_string(kind);
+                e.data_json = std::move(d.data_json);
+            } else {
+                e.type = "undecodable";
+                e.stream = std::string("undecodable.") + (known ? to_string(kind) : "other");
+                e.data_json = error_json(d.error);
+            }
+            e.metadata_json = metadata_json(msg, meta.get(), b, _config.nats.stream);
+            events.push_back(std::move(e));
+        }
+
+        auto results = append_with_retry(events);
+        if (results.empty()) return;  // stopped while Postgres was away: redelivery will bring it
+
+        ++_stats.batches;
+        _stats.received += events.size();
+        for (size_t i = 0; i < results.size(); ++i) {
+            if (results[i].duplicate) {
+                ++_stats.duplicates;
+            } else {
+                ++_stats.appended;
+                if (events[i].type == "undecodable") ++_stats.undecodable;
+            }
+        }
+        // Acks only after the commit. natsMsg_Ack is fire-and-forget: the flush puts them on the
+        // wire. A lost ack costs a redelivery, which the inbox recognises.
+        for (int i = 0; i < list.size(); ++i) natsMsg_Ack(list[i], nullptr);
+        natsConnection_FlushTimeout(nc, 2000);
+    }
+
+    std::vector<eventstore::append_result> append_with_retry(
+        const std::vector<eventstore::new_event>& events) {
+        std::chrono::milliseconds backoff{100};
+        bool reported = false;
+        for (;;) {
+            try {
+                auto r = _log->append_batch(events);
+                if (reported) log::info(k_component, "Postgres is back: appending again");
+                return r;
+            } catch (const eventstore::store_error& e) {
+                // Retrying is safe even after an in-doubt commit: the inbox makes the append
+                // idempotent, so a batch that did commit comes back as duplicates.
+                if (!e.retry_may_help()) throw;
+                if (!reported) {
+                    log::warn(k_component, std::string("append failed, retrying: ") + e.what());
+                    reported = true;
+                }
+                if (sleep_unless_stopped(backoff)) return {};
+                backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+            }
+        }
+    }
+
+    std::string summary() const {
+        return std::to_string(_stats.appended) + " appended, " +
+               std::to_string(_stats.duplicates) + " duplicates, " +
+               std::to_string(_stats.undecodable) + " undecodable, " +
+               std::to_string(_stats.batches) + " batches";
+    }
+
+    const ingest_config& _config;
+    std::unique_ptr<eventstore::event_log> _log;
+    ingest_stats _stats;
+};
+
+}  // namespace
+
+ingest_stats run_ingest(const ingest_config& config) { return ingestor(config).run(); }
+
+}  // namespace stchat::ingest

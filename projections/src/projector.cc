@@ -1,0 +1,72 @@
+#include "stchat/projections/projector.h"
+
+#include <algorithm>
+
+#include "stchat/common/log.h"
+#include "stchat/common/shutdown.h"
+#include "stchat/eventstore/event_log.h"
+#include "stchat/eventstore/sql_session.h"
+
+namespace stchat::projections {
+namespace {
+constexpr const char* k_component = "project";
+}
+
+const std::vector<std::string>& all_projectors() {
+    static const std::vector<std::string> names = {"event", "execution"};
+    return names;
+}
+
+projector_stats run_projectors(const projector_config& config) {
+    auto session = eventstore::make_sql_session(config.store);
+    auto log = eventstore::make_event_log(config.store);  // for LISTEN
+    projector_stats stats;
+    std::string last_problem;
+    std::chrono::milliseconds backoff{100};
+    log::info(k_component, "projecting into " + std::to_string(config.projectors.size()) +
+                               " tables");
+    while (!stop_requested()) {
+        try {
+            // Asked before the pass: a pass that starts after the condition held and finds
+            // nothing new proves everything up to the condition is projected.
+            bool may_stop = config.stop_when_caught_up && config.stop_when_caught_up();
+            bool moved = false;
+            for (const auto& name : config.projectors) {
+                // One transaction per step: rows and checkpoint commit together.
+                auto rows = session->exec("SELECT from_position, to_position, rows_written"
+                                          " FROM project_step($1, $2)",
+                                          {name, std::to_string(config.batch_size)});
+                int64_t from = std::stoll(*rows.at(0).at(0));
+                int64_t to = std::stoll(*rows.at(0).at(1));
+                if (to > from) {
+                    moved = true;
+                    ++stats.steps;
+                    stats.events += static_cast<uint64_t>(to - from);
+                    stats.rows += static_cast<uint64_t>(std::stoll(*rows.at(0).at(2)));
+                }
+            }
+            if (!last_problem.empty()) {
+                log::info(k_component, "Postgres is back: projecting again");
+                last_problem.clear();
+                backoff = std::chrono::milliseconds(100);
+            }
+            if (moved) continue;
+            if (may_stop) break;
+            log->wait_for_append(config.poll_interval);
+        } catch (const eventstore::store_error& e) {
+            if (!e.retry_may_help()) throw;
+            if (last_problem != e.what()) {
+                log::warn(k_component, std::string(e.what()) + "; retrying");
+                last_problem = e.what();
+            }
+            if (sleep_unless_stopped(backoff)) break;
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        }
+    }
+    log::info(k_component, "stopped: " + std::to_string(stats.events) + " events, " +
+                               std::to_string(stats.rows) + " rows in " +
+                               std::to_string(stats.steps) + " steps");
+    return stats;
+}
+
+}  // namespace stchat::projections

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs st-chat on this machine: installs what is missing, builds, starts Postgres and nats-server
+# (data kept in .stchat/ across restarts), migrates, then runs the two feed simulators, the ingest
+# and the projector in the foreground. Ctrl-C stops everything this script started.
+#
+# Environment (all optional):
+#   STCHAT_HOME      data folder (default: <repo>/.stchat)
+#   STCHAT_PGPORT    port of the local Postgres (default 15432)
+#   STCHAT_NATS_PORT port of the local nats-server (default 4222)
+#   STCHAT_DATABASE  use this existing Postgres (a URI) instead of starting one
+#   NATS_URL         use this existing NATS (with JetStream) instead of starting one
+#   SPORT_RATE, EXECUTION_RATE  simulated messages per second (default 5 and 20; 0 = no feed)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+home=${STCHAT_HOME:-$STCHAT_ROOT/.stchat}
+pgport=${STCHAT_PGPORT:-15432}
+natsport=${STCHAT_NATS_PORT:-4222}
+mkdir -p "$home"
+
+stchat_install_packages
+stchat_log "building (first build takes a few minutes on 2 cores)"
+stchat_build OFF
+stchat=$STCHAT_ROOT/build/stchat
+
+pids=()
+pgdir=""
+cleanup() {
+    trap - INT TERM EXIT
+    stchat_log "stopping"
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [ "${STCHAT_NATS_STARTED:-0}" = 1 ]; then stchat_stop_nats "$home/nats"; fi
+    if [ "${STCHAT_PG_STARTED:-0}" = 1 ]; then stchat_stop_postgres "$pgdir"; fi
+    stchat_log "stopped"
+}
+trap cleanup INT TERM EXIT
+
+if [ -n "${STCHAT_DATABASE:-}" ]; then
+    database=$STCHAT_DATABASE
+else
+    pgdir=$(stchat_pg_dir "$home/pgdata")
+    stchat_start_postgres "$pgdir" "$pgport"
+    database="postgresql://stchat@127.0.0.1:$pgport/stchat"
+fi
+if [ -n "${NATS_URL:-}" ]; then
+    nats=$NATS_URL
+else
+    stchat_start_nats "$home/nats" "$natsport"
+    nats="nats://127.0.0.1:$natsport"
+fi
+
+"$stchat" migrate --database "$database"
+
+# Each component's log lines, prefixed with its name.
+start() {
+    local name=$1; shift
+    "$@" > >(sed -u "s/^/[$name] /" >&2) 2>&1 &
+    pids+=($!)  # the component itself, so SIGTERM reaches it
+}
+start ingest "$stchat" ingest --database "$database" --nats "$nats"
+start project "$stchat" project --database "$database"
+if [ "${SPORT_RATE:-5}" != 0 ]; then
+    start feed-sport "$stchat" feed sport_event --nats "$nats" --rate "${SPORT_RATE:-5}"
+fi
+if [ "${EXECUTION_RATE:-20}" != 0 ]; then
+    start feed-exec "$stchat" feed execution --nats "$nats" --rate "${EXECUTION_RATE:-20}"
+fi
+
+cat >&2 <<MSG
+
+  st-chat is running. In another terminal:
+    psql $database -c 'select * from event order by timestamp desc limit 5'
+    psql $database -c 'select * from execution order by timestamp desc limit 5'
+    psql $database -c 'select count(*) from undecodable'
+  Ctrl-C stops everything.
+
+MSG
+wait

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every st-chat test: installs what is missing, builds with tests, starts a throwaway
+# Postgres (tests create a database each) and runs CTest. Tests start their own nats-server.
+# Arguments are passed to ctest, e.g.: scripts/test.sh -R event_log
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+stchat_install_packages
+stchat_log "building with tests"
+stchat_build ON
+
+work=$(mktemp -d /tmp/stchat-tests.XXXXXX)
+chmod 755 "$work"
+pgdir=$(stchat_pg_dir "$work/pgdata")
+pgport=${STCHAT_TEST_PGPORT:-15433}
+cleanup() {
+    stchat_stop_postgres "$pgdir"
+    rm -rf "$work" "$pgdir"
+}
+trap cleanup EXIT
+# fsync=off: a throwaway server. Crash tests stop Postgres the hard way (-m immediate), which
+# loses no committed data without fsync; only an OS crash would.
+STCHAT_PG_FSYNC=off stchat_start_postgres "$pgdir" "$pgport"
+
+pg_ctl_cmd="$PG_BIN/pg_ctl -D $pgdir"
+if [ "$(id -u)" = 0 ]; then pg_ctl_cmd="runuser -u postgres -- $pg_ctl_cmd"; fi
+export STCHAT_TEST_DATABASE="postgresql://stchat@127.0.0.1:$pgport/stchat"
+export STCHAT_TEST_PG_STOP="$pg_ctl_cmd -m immediate -w stop >/dev/null"
+export STCHAT_TEST_PG_START="$pg_ctl_cmd -w -t 60 -l $pgdir/server.log -o '-p $pgport -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off' start >/dev/null"
+
+stchat_log "running tests"
+cd "$STCHAT_ROOT/build"
+ctest --output-on-failure -j2 --timeout 900 "$@"

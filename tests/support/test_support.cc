@@ -1,0 +1,216 @@
+#include "test_support.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include "stchat/eventstore/sql_session.h"
+
+namespace stchat::testing {
+namespace {
+
+std::string env_required(const char* name) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) {
+        throw std::runtime_error(std::string(name) + " is not set: run the tests with scripts/test.sh");
+    }
+    return v;
+}
+
+eventstore::store_config admin_store() { return {env_required("STCHAT_TEST_DATABASE")}; }
+
+bool port_open(int port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return ok;
+}
+
+void run_shell(const std::string& env_name) {
+    std::string cmd = env_required(env_name.c_str());
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
+}
+
+}  // namespace
+
+std::string stchat_binary() { return STCHAT_BINARY; }
+
+int free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = 0;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+scratch_database::scratch_database(const std::string& label, bool run_migrations) {
+    static std::atomic<int> counter{0};
+    _name = "t_" + label + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+    auto admin = eventstore::make_sql_session(admin_store());
+    admin->exec_nontx("DROP DATABASE IF EXISTS \"" + _name + "\"");
+    admin->exec_nontx("CREATE DATABASE \"" + _name + "\"");
+    _store = eventstore::with_database(admin_store(), _name);
+    if (run_migrations) {
+        child_process migrate({stchat_binary(), "migrate", "--database", _store.database,
+                               "--log-level", "warn"},
+                              "/dev/stderr");
+        migrate.start();
+        if (migrate.wait() != 0) throw std::runtime_error("stchat migrate failed for " + _name);
+    }
+}
+
+scratch_database::~scratch_database() {
+    _session.reset();
+    try {
+        auto admin = eventstore::make_sql_session(admin_store());
+        admin->exec_nontx("DROP DATABASE IF EXISTS \"" + _name + "\" WITH (FORCE)");
+    } catch (...) {
+        // A leftover scratch database is harmless: the test server is thrown away after the run.
+    }
+}
+
+int64_t scratch_database::scalar(const std::string& sql) const {
+    if (!_session) _session = eventstore::make_sql_session(_store);
+    auto rows = _session->exec(sql);
+    if (rows.empty() || rows[0].empty() || !rows[0][0]) {
+        throw std::runtime_error("no value from: " + sql);
+    }
+    return std::stoll(*rows[0][0]);
+}
+
+child_process::child_process(std::vector<std::string> argv, std::string log_path)
+    : _argv(std::move(argv)), _log_path(std::move(log_path)) {}
+
+child_process::~child_process() {
+    if (_pid > 0) {
+        ::kill(_pid, SIGKILL);
+        ::waitpid(_pid, nullptr, 0);
+    }
+}
+
+void child_process::start() {
+    if (_pid > 0) throw std::logic_error("child already running: " + _argv[0]);
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        int fd = ::open(_log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+        }
+        std::vector<char*> args;
+        for (auto& a : _argv) args.push_back(a.data());
+        args.push_back(nullptr);
+        ::execv(args[0], args.data());
+        ::_exit(127);
+    }
+    _pid = pid;
+}
+
+void child_process::kill(int signal) {
+    if (_pid > 0) ::kill(_pid, signal);
+}
+
+int child_process::wait() {
+    if (_pid <= 0) return -1;
+    int status = 0;
+    ::waitpid(_pid, &status, 0);
+    _pid = -1;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return -1;
+}
+
+bool child_process::running() {
+    if (_pid <= 0) return false;
+    int status = 0;
+    pid_t r = ::waitpid(_pid, &status, WNOHANG);
+    if (r == _pid) {
+        _pid = -1;
+        return false;
+    }
+    return true;
+}
+
+temp_dir::temp_dir() {
+    char tmpl[] = "/tmp/stchat-test-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    _path = tmpl;
+}
+
+temp_dir::~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(_path, ec);
+}
+
+nats_server::nats_server() : _port(free_port()) {
+    char tmpl[] = "/tmp/stchat-nats-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    _dir = tmpl;
+    start();
+}
+
+nats_server::~nats_server() {
+    _proc.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(_dir, ec);
+}
+
+void nats_server::start() {
+    _proc = std::make_unique<child_process>(
+        std::vector<std::string>{"/usr/sbin/nats-server", "-a", "127.0.0.1", "-p",
+                                 std::to_string(_port), "-js", "-sd", _dir + "/js"},
+        _dir + "/nats.log");
+    _proc->start();
+    wait_until([&] { return port_open(_port); }, std::chrono::seconds(20),
+               "nats-server listening on " + std::to_string(_port));
+}
+
+void nats_server::stop() {
+    if (!_proc) return;
+    _proc->kill(SIGTERM);
+    _proc->wait();
+    _proc.reset();
+}
+
+void wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                const std::string& what) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        std::string last_error;
+        try {
+            if (condition()) return;
+        } catch (const std::exception& e) {
+            last_error = e.what();
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+            throw std::runtime_error("timed out waiting for: " + what +
+                                     (last_error.empty() ? "" : " (last error: " + last_error + ")"));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+void stop_postgres_immediately() { run_shell("STCHAT_TEST_PG_STOP"); }
+void start_postgres() { run_shell("STCHAT_TEST_PG_START"); }
+
+}  // namespace stchat::testing
