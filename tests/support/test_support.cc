@@ -72,7 +72,7 @@ scratch_database::scratch_database(const std::string& label, bool run_migrations
     if (run_migrations) {
         child_process migrate({stchat_binary(), "migrate", "--database", _store.database,
                                "--log-level", "warn"},
-                              "/dev/stderr");
+                              "");
         migrate.start();
         if (migrate.wait() != 0) throw std::runtime_error("stchat migrate failed for " + _name);
     }
@@ -112,7 +112,7 @@ void child_process::start() {
     pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
-        int fd = ::open(_log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int fd = _log_path.empty() ? -1 : ::open(_log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             ::dup2(fd, 1);
             ::dup2(fd, 2);
@@ -188,6 +188,13 @@ void nats_server::start() {
 void nats_server::stop() {
     if (!_proc) return;
     _proc->kill(SIGTERM);
+    _proc->wait();
+    _proc.reset();
+}
+
+void nats_server::kill() {
+    if (!_proc) return;
+    _proc->kill(SIGKILL);
     _proc->wait();
     _proc.reset();
 }

@@ -34,10 +34,11 @@ private:
     mutable std::unique_ptr<eventstore::sql_session> _session;
 };
 
-// A child process whose stdout and stderr go to `log_path`. The destructor kills it (SIGKILL).
+// A child process whose stdout and stderr go to `log_path` (empty: the test's own stderr, which
+// CTest shows when a test fails). The destructor kills it (SIGKILL).
 class child_process {
 public:
-    child_process(std::vector<std::string> argv, std::string log_path);
+    explicit child_process(std::vector<std::string> argv, std::string log_path = "");
     ~child_process();
     child_process(const child_process&) = delete;
     child_process& operator=(const child_process&) = delete;
@@ -62,6 +63,7 @@ public:
     ~nats_server();
     void start();
     void stop();  // graceful: SIGTERM and wait
+    void kill();  // SIGKILL and wait: the store is left as a crash leaves it
     std::string url() const { return "nats://127.0.0.1:" + std::to_string(_port); }
 
 private:

@@ -1,0 +1,68 @@
+#define BOOST_TEST_MODULE restart
+// The ingest rides out a nats-server crash and a Postgres crash by itself, losing and doubling
+// nothing. Runs alone (RUN_SERIAL): it stops the Postgres every test shares.
+#include <signal.h>
+
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "test_support.h"
+
+using namespace stchat::testing;
+using namespace std::chrono_literals;
+
+namespace {
+bool log_contains(const std::string& path, const std::string& text) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str().find(text) != std::string::npos;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_ingest_recovers_from_a_nats_server_kill_and_a_postgres_crash) {
+    nats_server ns;
+    scratch_database db("restart");
+    temp_dir logs;
+    std::string ingest_log = logs.path() + "/ingest.log";
+    child_process ingest({stchat_binary(), "ingest", "--database", db.uri(), "--nats", ns.url(),
+                          "--ack-wait-ms", "1000", "--batch", "200"},
+                         ingest_log);
+    ingest.start();
+    auto feed = [&](const std::string& run_id, int count) {
+        child_process f({stchat_binary(), "feed", "execution", "--nats", ns.url(), "--acked",
+                         "--count", std::to_string(count), "--rate", "0", "--run-id", run_id});
+        f.start();
+        BOOST_TEST_REQUIRE(f.wait() == 0, "feed " << run_id);
+    };
+
+    feed("one", 3000);
+    wait_until([&] { return db.scalar("SELECT count(*) FROM event_log") >= 1000; }, 60s,
+               "ingest under way");
+
+    // 1. nats-server killed and started again on the same store.
+    ns.kill();
+    ns.start();
+    feed("two", 3000);
+    wait_until([&] { return db.scalar("SELECT count(*) FROM event_log") >= 6000; }, 90s,
+               "6000 rows after the NATS restart");
+
+    // 2. Postgres crashes (immediate stop) while messages keep coming, then comes back.
+    stop_postgres_immediately();
+    feed("three", 3000);
+    wait_until([&] { return log_contains(ingest_log, "append failed"); }, 30s,
+               "the ingest noticing Postgres is gone");
+    start_postgres();
+    wait_until([&] { return db.scalar("SELECT count(*) FROM event_log") >= 9000; }, 90s,
+               "9000 rows after the Postgres restart");
+    ingest.kill(SIGTERM);
+    BOOST_TEST(ingest.wait() == 0, "ingest exits 0 on SIGTERM");
+
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log") == 9000, "nothing lost, nothing doubled");
+    BOOST_TEST(db.scalar("SELECT count(DISTINCT (metadata->>'stream_seq')::bigint) FROM event_log") ==
+               9000);
+    BOOST_TEST(log_contains(ingest_log, "Postgres is back"), "one line when Postgres returns");
+    std::ifstream in(ingest_log);
+    std::cerr << in.rdbuf();
+}
