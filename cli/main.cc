@@ -111,7 +111,7 @@ int cmd_ingest(int argc, char** argv) {
                      "Reconnects by itself; SIGINT/SIGTERM finishes the batch in hand, exits 0.\n\n"
                   << k_common_help << k_nats_help
                   << "  --consumer NAME    durable consumer name (default stchat-ingest)\n"
-                     "  --batch N          messages per fetch and transaction (default 1000)\n"
+                     "  --batch N          messages per fetch and transaction (default 2000)\n"
                      "  --ack-wait-ms MS   redelivery delay for unacked messages (default 10000)\n"
                      "\nExamples:\n  stchat ingest\n"
                      "  stchat ingest --nats nats://n1:4222,nats://n2:4222 --replicas 3\n";

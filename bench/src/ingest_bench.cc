@@ -151,6 +151,7 @@ ingest_bench_result run_ingest_bench(const ingest_bench_config& config) {
     stream.sport_event_subject = "bench.sport_event";
     stream.execution_subject = "bench.execution";
     {
+        ingest::delete_stream(stream);  // leftovers of an earlier bench would be counted
         ingest::feed_config fc;
         fc.nats = stream;
         fc.rate = 0;

@@ -63,8 +63,8 @@ public:
             pqxx::work tx(conn());
             pqxx::result r = tx.exec_params(
                 "SELECT ord, log_position, log_stream_seq, duplicate FROM append_batch("
-                "$1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[],"
-                " $7::jsonb[], $8::bigint[])",
+                "$1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[],"
+                " $7::text[], $8::bigint[])",
                 text_array_of(events, &new_event::source),
                 text_array_of(events, &new_event::message_id),
                 text_array_of(events, &new_event::stream), text_array_of(events, &new_event::type),

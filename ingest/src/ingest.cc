@@ -4,6 +4,10 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "nats_handles.h"
 #include "stchat/common/log.h"
@@ -154,11 +158,19 @@ public:
         log::info(k_component, "connecting to " + _config.nats.nats_urls + ", stream " +
                                    _config.nats.stream + ", consumer " + _config.consumer);
 
+        // Two stages overlap: this thread fetches and decodes batch N+1 while the appender
+        // commits and acks batch N. Before a subscription is dropped the pipeline is drained,
+        // because the messages in flight still belong to it.
+        std::thread appender([this] { append_loop(); });
         binding b;
         std::string last_problem;
         int idle_fetches = 0;
         std::chrono::milliseconds backoff{100};
-        while (!stop_requested()) {
+        auto unbind = [&] {
+            drain();
+            b = binding{};
+        };
+        while (!stop_requested() && !failed()) {
             try {
                 if (!b.sub) {
                     b = bind(js.get(), _config);
@@ -168,11 +180,13 @@ public:
                     last_problem.clear();
                     backoff = std::chrono::milliseconds(100);
                 }
-                nats::msg_list list;
+                auto list = std::make_unique<nats::msg_list>();
                 jsErrCode jerr = static_cast<jsErrCode>(0);
-                natsStatus s = natsSubscription_Fetch(list.get(), b.sub.get(), _config.batch_size,
+                auto t0 = std::chrono::steady_clock::now();
+                natsStatus s = natsSubscription_Fetch(list->get(), b.sub.get(), _config.batch_size,
                                                       _config.fetch_wait.count(), &jerr);
-                if (list.size() == 0) {
+                _fetch_side.fetch_us += micros_since(t0);
+                if (list->size() == 0) {
                     if (s != NATS_OK && s != NATS_TIMEOUT) {
                         throw nats::nats_error(s, "fetch");
                     }
@@ -181,10 +195,11 @@ public:
                     if (++idle_fetches % 4 == 0 && !consumer_exists(js.get(), _config)) {
                         log::warn(k_component, "consumer " + _config.consumer +
                                                    " is gone (stream deleted?); binding again");
-                        b = binding{};
+                        unbind();
                     }
-                    if (_config.stop_when_drained && consumer_pending(js.get(), _config) == 0) {
-                        break;
+                    if (_config.stop_when_drained) {
+                        drain();
+                        if (consumer_pending(js.get(), _config) == 0) break;
                     }
                     continue;
                 }
@@ -193,23 +208,96 @@ public:
                     log::info(k_component, "NATS is back: fetching again");
                     last_problem.clear();
                 }
-                process(list, b, conn.get());
+                batch work;
+                work.events = decode(*list, b);
+                work.msgs = std::move(list);
+                push(std::move(work));
             } catch (const nats::nats_error& e) {
                 if (last_problem != e.what()) {
                     log::warn(k_component, std::string(e.what()) + "; retrying");
                     last_problem = e.what();
                 }
-                b = binding{};
+                unbind();
                 if (sleep_unless_stopped(backoff)) break;
                 backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
             }
         }
+        // SIGTERM: the batches in hand are committed and acked before we return.
+        {
+            std::lock_guard<std::mutex> lock(_mutex);
+            _closing = true;
+        }
+        _changed.notify_all();
+        appender.join();
+        natsConnection_FlushTimeout(conn.get(), 2000);  // the last batches' acks
+        _stats.fetch_us = _fetch_side.fetch_us;
+        _stats.decode_us = _fetch_side.decode_us;
         log::info(k_component, "stopped: " + summary());
+        if (_failure) std::rethrow_exception(_failure);
         return _stats;
     }
 
 private:
-    void process(nats::msg_list& list, const binding& b, natsConnection* nc) {
+    struct batch {
+        std::unique_ptr<nats::msg_list> msgs;  // owned until acked, then destroyed
+        std::vector<eventstore::new_event> events;
+    };
+
+    // Hands a decoded batch to the appender; waits while two are already queued.
+    void push(batch work) {
+        std::unique_lock<std::mutex> lock(_mutex);
+        _changed.wait(lock, [&] { return _queue.size() < 2 || _failure; });
+        if (_failure) return;
+        _queue.push_back(std::move(work));
+        _changed.notify_all();
+    }
+
+    // Waits until every pushed batch is committed and acked (or given up on a stop).
+    void drain() {
+        std::unique_lock<std::mutex> lock(_mutex);
+        _changed.wait(lock, [&] { return (_queue.empty() && !_busy) || _failure; });
+    }
+
+    bool failed() {
+        std::lock_guard<std::mutex> lock(_mutex);
+        return static_cast<bool>(_failure);
+    }
+
+    void append_loop() {
+        for (;;) {
+            batch work;
+            {
+                std::unique_lock<std::mutex> lock(_mutex);
+                _changed.wait(lock, [&] { return !_queue.empty() || _closing; });
+                if (_queue.empty()) return;
+                work = std::move(_queue.front());
+                _queue.pop_front();
+                _busy = true;
+            }
+            try {
+                commit_and_ack(work);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(_mutex);
+                _failure = std::current_exception();  // permanent: the fetching side stops too
+            }
+            work.msgs.reset();
+            {
+                std::lock_guard<std::mutex> lock(_mutex);
+                _busy = false;
+            }
+            _changed.notify_all();
+        }
+    }
+
+    static uint64_t micros_since(std::chrono::steady_clock::time_point t) {
+        return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::steady_clock::now() - t)
+                                         .count());
+    }
+
+    // Stage 1 (fetching thread): decode a fetched batch into log events.
+    std::vector<eventstore::new_event> decode(nats::msg_list& list, const binding& b) {
+        auto t0 = std::chrono::steady_clock::now();
         std::vector<eventstore::new_event> events;
         events.reserve(static_cast<size_t>(list.size()));
         for (int i = 0; i < list.size(); ++i) {
@@ -227,7 +315,7 @@ private:
                                      static_cast<size_t>(natsMsg_GetDataLength(msg)));
             e.payload.assign(payload.data(), payload.size());
             e.source_time_us = meta->Timestamp / 1000;
-            feed_kind kind;
+            feed_kind kind = feed_kind::sport_event;
             bool known = true;
             if (_config.nats.sport_event_subject == subject) kind = feed_kind::sport_event;
             else if (_config.nats.execution_subject == subject) kind = feed_kind::execution;
@@ -246,24 +334,32 @@ private:
             e.metadata_json = metadata_json(msg, meta.get(), b, _config.nats.stream);
             events.push_back(std::move(e));
         }
+        _fetch_side.decode_us += micros_since(t0);
+        return events;
+    }
 
-        auto results = append_with_retry(events);
+    // Stage 2 (appending thread): one transaction for the batch, then the acks.
+    void commit_and_ack(batch& work) {
+        auto t1 = std::chrono::steady_clock::now();
+        auto results = append_with_retry(work.events);
         if (results.empty()) return;  // stopped while Postgres was away: redelivery will bring it
-
+        auto t2 = std::chrono::steady_clock::now();
+        _stats.append_us += micros_since(t1);
         ++_stats.batches;
-        _stats.received += events.size();
+        _stats.received += work.events.size();
         for (size_t i = 0; i < results.size(); ++i) {
             if (results[i].duplicate) {
                 ++_stats.duplicates;
             } else {
                 ++_stats.appended;
-                if (events[i].type == "undecodable") ++_stats.undecodable;
+                if (work.events[i].type == "undecodable") ++_stats.undecodable;
             }
         }
-        // Acks only after the commit. natsMsg_Ack is fire-and-forget: the flush puts them on the
-        // wire. A lost ack costs a redelivery, which the inbox recognises.
-        for (int i = 0; i < list.size(); ++i) natsMsg_Ack(list[i], nullptr);
-        natsConnection_FlushTimeout(nc, 2000);
+        // Acks only after the commit. natsMsg_Ack is fire-and-forget: cnats' flusher puts the
+        // acks on the wire without a round trip per batch; run() flushes once before it returns.
+        // A lost ack costs a redelivery, which the inbox recognises.
+        for (int i = 0; i < work.msgs->size(); ++i) natsMsg_Ack((*work.msgs)[i], nullptr);
+        _stats.ack_us += micros_since(t2);
     }
 
     std::vector<eventstore::append_result> append_with_retry(
@@ -293,12 +389,26 @@ private:
         return std::to_string(_stats.appended) + " appended, " +
                std::to_string(_stats.duplicates) + " duplicates, " +
                std::to_string(_stats.undecodable) + " undecodable, " +
-               std::to_string(_stats.batches) + " batches";
+               std::to_string(_stats.batches) + " batches; time in fetch " +
+               std::to_string(_stats.fetch_us / 1000) + " ms, decode " +
+               std::to_string(_stats.decode_us / 1000) + " ms, append " +
+               std::to_string(_stats.append_us / 1000) + " ms, ack " +
+               std::to_string(_stats.ack_us / 1000) + " ms";
     }
 
     const ingest_config& _config;
-    std::unique_ptr<eventstore::event_log> _log;
-    ingest_stats _stats;
+    std::unique_ptr<eventstore::event_log> _log;  // used by the appender thread only
+    ingest_stats _stats;                          // written by the appender thread
+    struct {
+        uint64_t fetch_us = 0, decode_us = 0;
+    } _fetch_side;                                // written by the fetching thread
+
+    std::mutex _mutex;
+    std::condition_variable _changed;
+    std::deque<batch> _queue;
+    bool _busy = false;
+    bool _closing = false;
+    std::exception_ptr _failure;
 };
 
 }  // namespace

@@ -36,4 +36,17 @@ int64_t ensure_stream(jsCtx* js, const stream_config& config) {
     return info->Created;
 }
 
+bool delete_stream(const stream_config& config) {
+    auto conn = nats::connect({config.nats_urls, "stchat-admin", "nats"});
+    jsCtx* raw_js = nullptr;
+    nats::check(natsConnection_JetStream(&raw_js, conn.get(), nullptr), "JetStream context");
+    nats::js_ptr js(raw_js);
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_DeleteStream(js.get(), config.stream.c_str(), nullptr, &jerr);
+    if (s == NATS_NOT_FOUND) return false;
+    nats::check(s, ("delete stream " + config.stream).c_str());
+    log::info("nats", "deleted JetStream stream " + config.stream);
+    return true;
+}
+
 }  // namespace stchat::ingest
