@@ -13,6 +13,8 @@ work=$(mktemp -d /tmp/stchat-tests.XXXXXX)
 chmod 755 "$work"
 pgdir=$(stchat_pg_dir "$work/pgdata")
 pgport=${STCHAT_TEST_PGPORT:-15433}
+# A running st-chat (or another test run) may hold the port: take the next free one.
+while (exec 3<>"/dev/tcp/127.0.0.1/$pgport") 2>/dev/null; do pgport=$((pgport + 1)); done
 cleanup() {
     stchat_stop_postgres "$pgdir"
     rm -rf "$work" "$pgdir"
