@@ -42,7 +42,8 @@ stchat_build() {
 # PostgreSQL refuses to run as root: as root, the server runs as the `postgres` user.
 pg_user() { if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi; }
 as_pg() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    # From /: the postgres user may not be allowed into the current folder.
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # A folder the Postgres user can write: $1 if it can reach it, else one under /var/tmp.

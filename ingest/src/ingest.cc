@@ -96,20 +96,15 @@ uint64_t consumer_pending(jsCtx* js, const ingest_config& config) {
     return info->NumPending + static_cast<uint64_t>(info->NumAckPending);
 }
 
-std::string metadata_json(natsMsg* msg, const jsMsgMetaData* meta, const binding& b,
-                          const std::string& stream) {
+std::string metadata_json(natsMsg* msg, const jsMsgMetaData* meta) {
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    // Small on purpose: parsing it is part of every append. The stream instance is in the inbox
+    // source ("nats:<stream>:<created ns>"), joined by position.
     w.StartObject();
-    w.Key("source");
-    w.String("nats");
     w.Key("subject");
     const char* subject = natsMsg_GetSubject(msg);
     w.String(is_storable_utf8(subject) ? subject : "?");
-    w.Key("stream");
-    w.String(stream.c_str());
-    w.Key("stream_created_ns");
-    w.Int64(b.stream_created);
     w.Key("stream_seq");
     w.Uint64(meta->Sequence.Stream);
     w.Key("delivered");
@@ -331,7 +326,7 @@ private:
                 e.stream = std::string("undecodable.") + (known ? to_string(kind) : "other");
                 e.data_json = error_json(d.error);
             }
-            e.metadata_json = metadata_json(msg, meta.get(), b, _config.nats.stream);
+            e.metadata_json = metadata_json(msg, meta.get());
             events.push_back(std::move(e));
         }
         _fetch_side.decode_us += micros_since(t0);
