@@ -143,15 +143,10 @@ private:
     // A failed connection is dropped, so the next call reconnects (and LISTENs again).
     template <typename F>
     auto guarded(F&& body) -> decltype(body()) {
-        try {
-            return pg::translate(body);
-        } catch (const store_error& e) {
-            if (e.kind() != failure::permanent) {
-                _listener.reset();
-                _conn.reset();
-            }
-            throw;
-        }
+        return pg::translate_or_drop(body, [this] {
+            _listener.reset();
+            _conn.reset();
+        });
     }
 
     pqxx::connection& conn() {

@@ -16,6 +16,11 @@ auto translate(F&& body) -> decltype(body());
 
 store_error to_store_error(const std::exception& e);
 
+// translate(), and on a failure that is not permanent calls `drop` (which closes the connection,
+// so the next call opens a new one) before rethrowing.
+template <typename F, typename Drop>
+auto translate_or_drop(F&& body, Drop&& drop) -> decltype(body());
+
 // "{\"a\",\"b\"}": a Postgres array literal of text elements (quoted, escaped).
 std::string text_array(const std::vector<std::string>& items);
 
@@ -27,6 +32,16 @@ auto translate(F&& body) -> decltype(body()) {
         throw;
     } catch (const std::exception& e) {
         throw to_store_error(e);
+    }
+}
+
+template <typename F, typename Drop>
+auto translate_or_drop(F&& body, Drop&& drop) -> decltype(body()) {
+    try {
+        return translate(body);
+    } catch (const store_error& e) {
+        if (e.kind() != failure::permanent) drop();
+        throw;
     }
 }
 

@@ -45,14 +45,7 @@ public:
 private:
     template <typename F>
     auto guarded(F&& body) -> decltype(body()) {
-        try {
-            return pg::translate(body);
-        } catch (const store_error& e) {
-            if (e.kind() != failure::permanent) {
-                _conn.reset();
-            }
-            throw;
-        }
+        return pg::translate_or_drop(body, [this] { _conn.reset(); });
     }
 
     pqxx::connection& conn() {
