@@ -135,11 +135,11 @@ int cmd_project(int argc, char** argv) {
         std::cout << "Usage: stchat project [options]\n\n"
                      "Runs the projectors: each reads the event log from its checkpoint and writes\n"
                      "its table and its new checkpoint in one transaction (exactly once).\n"
-                     "Tables: event (sport events), execution. Waits for new events with\n"
+                     "Tables: event (sport events), execution, chat_log. Waits for new events with\n"
                      "LISTEN/NOTIFY, polling each second as a fallback.\n\n"
                   << k_common_help
                   << "  --batch N          log positions per transaction (default 10000)\n"
-                     "  --only NAME        run just this projector (event | execution)\n"
+                     "  --only NAME        run just this projector (event | execution | chat_log)\n"
                      "  --once             stop when caught up instead of waiting for more\n"
                      "\nExamples:\n  stchat project\n  stchat project --only event --once\n";
         return 0;
@@ -152,7 +152,7 @@ int cmd_project(int argc, char** argv) {
     if (auto only = a.get("only")) {
         const auto& all = projections::all_projectors();
         if (std::find(all.begin(), all.end(), *only) == all.end()) {
-            throw usage_error("unknown projector '" + *only + "' (event | execution)");
+            throw usage_error("unknown projector '" + *only + "' (event | execution | chat_log)");
         }
         c.projectors = {*only};
     }

@@ -46,6 +46,30 @@ std::string text_array_of(const std::vector<new_event>& events, Field field) {
     return pg::text_array(items);
 }
 
+const char* const k_select_events =
+    "SELECT position, stream, stream_seq, type, payload, data::text, metadata::text,"
+    " (extract(epoch FROM source_time) * 1000000)::bigint,"
+    " (extract(epoch FROM recorded_at) * 1000000)::bigint FROM event_log";
+
+std::vector<recorded_event> to_events(const pqxx::result& r) {
+    std::vector<recorded_event> out;
+    out.reserve(r.size());
+    for (const auto& row : r) {
+        recorded_event e;
+        e.position = row[0].as<int64_t>();
+        e.stream = row[1].as<std::string>();
+        e.stream_seq = row[2].as<int64_t>();
+        e.type = row[3].as<std::string>();
+        e.payload = pqxx::binarystring(row[4]).str();
+        e.data_json = row[5].as<std::string>();
+        e.metadata_json = row[6].as<std::string>();
+        if (!row[7].is_null()) e.source_time_us = row[7].as<int64_t>();
+        e.recorded_at_us = row[8].as<int64_t>();
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
 class listener final : public pqxx::notification_receiver {
 public:
     listener(pqxx::connection_base& c) : pqxx::notification_receiver(c, "stchat_log") {}
@@ -90,29 +114,24 @@ public:
     std::vector<recorded_event> read_after(int64_t after, int max_events) override {
         return guarded([&] {
             pqxx::read_transaction tx(conn());
-            pqxx::result r = tx.exec_params(
-                "SELECT position, stream, stream_seq, type, payload, data::text, metadata::text,"
-                " (extract(epoch FROM source_time) * 1000000)::bigint,"
-                " (extract(epoch FROM recorded_at) * 1000000)::bigint"
-                " FROM event_log WHERE position > $1 ORDER BY position LIMIT $2",
-                after, max_events);
-            std::vector<recorded_event> out;
-            out.reserve(r.size());
-            for (const auto& row : r) {
-                recorded_event e;
-                e.position = row[0].as<int64_t>();
-                e.stream = row[1].as<std::string>();
-                e.stream_seq = row[2].as<int64_t>();
-                e.type = row[3].as<std::string>();
-                e.payload = pqxx::binarystring(row[4]).str();
-                e.data_json = row[5].as<std::string>();
-                e.metadata_json = row[6].as<std::string>();
-                if (!row[7].is_null()) e.source_time_us = row[7].as<int64_t>();
-                e.recorded_at_us = row[8].as<int64_t>();
-                out.push_back(std::move(e));
-            }
+            auto r = tx.exec_params(std::string(k_select_events) +
+                                        " WHERE position > $1 ORDER BY position LIMIT $2",
+                                    after, max_events);
             tx.commit();
-            return out;
+            return to_events(r);
+        });
+    }
+
+    std::vector<recorded_event> read_stream(const std::string& stream, int64_t after_seq,
+                                            int max_events) override {
+        return guarded([&] {
+            pqxx::read_transaction tx(conn());
+            auto r = tx.exec_params(std::string(k_select_events) +
+                                        " WHERE stream = $1 AND stream_seq > $2"
+                                        " ORDER BY stream_seq LIMIT $3",
+                                    stream, after_seq, max_events);
+            tx.commit();
+            return to_events(r);
         });
     }
 

@@ -13,7 +13,7 @@ constexpr const char* k_component = "project";
 }
 
 const std::vector<std::string>& all_projectors() {
-    static const std::vector<std::string> names = {"event", "execution"};
+    static const std::vector<std::string> names = {"event", "execution", "chat_log"};
     return names;
 }
 

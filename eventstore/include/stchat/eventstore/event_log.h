@@ -63,6 +63,11 @@ public:
     // Up to `max_events` events with position > `after`, in position order. Never skips one.
     virtual std::vector<recorded_event> read_after(int64_t after, int max_events) = 0;
 
+    // Up to `max_events` events of `stream` with stream_seq > `after_seq`, in stream_seq order.
+    // Example: a room at seq 57; read_stream("room.lobby", 50, 100) -> seqs 51..57.
+    virtual std::vector<recorded_event> read_stream(const std::string& stream, int64_t after_seq,
+                                                    int max_events) = 0;
+
     // The highest committed position (0 for an empty log).
     virtual int64_t head() = 0;
 

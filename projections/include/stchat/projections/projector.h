@@ -17,7 +17,7 @@
 namespace stchat::projections {
 
 // The projectors st-chat has, each named after the table it writes.
-const std::vector<std::string>& all_projectors();  // {"event", "execution"}
+const std::vector<std::string>& all_projectors();  // {"event", "execution", "chat_log"}
 
 struct projector_config {
     eventstore::store_config store;

@@ -1,0 +1,81 @@
+#pragma once
+// Chat rooms in the event log. Every join, leave and message is a log event in stream
+// "room.<name>", so a room's sequence number is the stream's: 1, 2, 3 ... with no gap, the same
+// for every reader, and a client that saw seq N resumes with read(room, N, ...).
+//
+// Storage exactly once: a message is appended with inbox key ("chat:<uid>", <client id>); a
+// resend of the same id by the same user appends nothing and returns the first seq.
+//
+// Example: an empty room "lobby".
+//   join(lobby, alice, "j-1")                  -> seq 1
+//   send_batch({lobby, alice, "m-1", "hi"})    -> seq 2
+//   send_batch({lobby, alice, "m-1", "hi"})    -> seq 2, duplicate
+//   read("lobby", 1, 50)                       -> the message at seq 2
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "stchat/eventstore/store_config.h"
+
+namespace stchat::chat {
+
+// ^[a-z0-9][a-z0-9._-]{0,63}$
+bool valid_room_name(std::string_view room);
+
+// Who did it: always the session's user, never a field of a client's frame.
+struct author {
+    std::string uid;
+    std::string name;
+};
+
+struct room_event {
+    std::string room;
+    int64_t seq = 0;
+    std::string kind;  // "join" | "leave" | "message"
+    std::string user;
+    std::string uid;
+    std::string id;    // the client's message id (messages only)
+    std::string text;  // messages only
+    int64_t ts_us = 0; // when it was recorded, microseconds since the epoch
+    int64_t position = 0;
+};
+
+struct send_request {
+    std::string room;
+    author from;
+    std::string client_id;  // 1-64 chars, unique per user
+    std::string text;
+};
+
+struct room_ack {
+    int64_t seq = 0;
+    bool duplicate = false;
+};
+
+class room_log {
+public:
+    explicit room_log(const eventstore::store_config& config);
+    ~room_log();
+    room_log(const room_log&) = delete;
+    room_log& operator=(const room_log&) = delete;
+
+    // Group commit: all the sends in one transaction; acks in the same order.
+    std::vector<room_ack> send_batch(const std::vector<send_request>& sends);
+
+    // `request_id` makes a retried join or leave idempotent (e.g. "<session id>:<n>").
+    room_ack join(const std::string& room, const author& who, const std::string& request_id);
+    room_ack leave(const std::string& room, const author& who, const std::string& request_id);
+
+    // Events of `room` with seq > since_seq, in seq order, at most max_events.
+    std::vector<room_event> read(const std::string& room, int64_t since_seq, int max_events);
+
+private:
+    room_ack membership(const char* type, const std::string& room, const author& who,
+                        const std::string& request_id);
+    struct impl;
+    std::unique_ptr<impl> _impl;
+};
+
+}  // namespace stchat::chat

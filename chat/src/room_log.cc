@@ -1,0 +1,128 @@
+#include "stchat/chat/room_log.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <stdexcept>
+
+#include "stchat/eventstore/event_log.h"
+
+namespace stchat::chat {
+namespace {
+
+std::string room_stream(const std::string& room) { return "room." + room; }
+
+std::string event_json(const std::string& room, const author& who, const std::string* id,
+                       const std::string* text) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    auto str = [&](const char* key, const std::string& v) {
+        w.Key(key);
+        w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    };
+    w.StartObject();
+    str("room", room);
+    str("user", who.name);
+    str("uid", who.uid);
+    if (id) str("id", *id);
+    if (text) str("text", *text);
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string member(const rapidjson::Document& d, const char* key) {
+    auto it = d.FindMember(key);
+    if (it == d.MemberEnd() || !it->value.IsString()) return {};
+    return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+}  // namespace
+
+bool valid_room_name(std::string_view room) {
+    if (room.empty() || room.size() > 64) return false;
+    auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+    if (!lower_or_digit(room[0])) return false;
+    for (char c : room.substr(1)) {
+        if (!lower_or_digit(c) && c != '.' && c != '_' && c != '-') return false;
+    }
+    return true;
+}
+
+struct room_log::impl {
+    std::unique_ptr<eventstore::event_log> log;
+};
+
+room_log::room_log(const eventstore::store_config& config)
+    : _impl(std::make_unique<impl>(impl{eventstore::make_event_log(config)})) {}
+room_log::~room_log() = default;
+
+std::vector<room_ack> room_log::send_batch(const std::vector<send_request>& sends) {
+    std::vector<eventstore::new_event> events;
+    events.reserve(sends.size());
+    for (const auto& s : sends) {
+        if (!valid_room_name(s.room)) throw std::invalid_argument("bad room name: " + s.room);
+        eventstore::new_event e;
+        e.source = "chat:" + s.from.uid;
+        e.message_id = s.client_id;
+        e.stream = room_stream(s.room);
+        e.type = "chat.message";
+        e.payload = s.text;
+        e.data_json = event_json(s.room, s.from, &s.client_id, &s.text);
+        events.push_back(std::move(e));
+    }
+    auto results = _impl->log->append_batch(events);
+    std::vector<room_ack> acks;
+    acks.reserve(results.size());
+    for (const auto& r : results) acks.push_back({r.stream_seq, r.duplicate});
+    return acks;
+}
+
+room_ack room_log::membership(const char* type, const std::string& room, const author& who,
+                              const std::string& request_id) {
+    if (!valid_room_name(room)) throw std::invalid_argument("bad room name: " + room);
+    eventstore::new_event e;
+    e.source = "chat-session:" + who.uid;
+    e.message_id = request_id;
+    e.stream = room_stream(room);
+    e.type = type;
+    e.data_json = event_json(room, who, nullptr, nullptr);
+    auto r = _impl->log->append_batch({e});
+    return {r.at(0).stream_seq, r.at(0).duplicate};
+}
+
+room_ack room_log::join(const std::string& room, const author& who, const std::string& request_id) {
+    return membership("chat.join", room, who, request_id);
+}
+
+room_ack room_log::leave(const std::string& room, const author& who,
+                         const std::string& request_id) {
+    return membership("chat.leave", room, who, request_id);
+}
+
+std::vector<room_event> room_log::read(const std::string& room, int64_t since_seq,
+                                       int max_events) {
+    std::vector<room_event> out;
+    for (const auto& e : _impl->log->read_stream(room_stream(room), since_seq, max_events)) {
+        rapidjson::Document d;
+        d.Parse(e.data_json.c_str());
+        if (d.HasParseError() || !d.IsObject()) {
+            throw std::runtime_error("room event at position " + std::to_string(e.position) +
+                                     " has no JSON object as data");
+        }
+        room_event r;
+        r.room = room;
+        r.seq = e.stream_seq;
+        r.kind = e.type == "chat.join" ? "join" : e.type == "chat.leave" ? "leave" : "message";
+        r.user = member(d, "user");
+        r.uid = member(d, "uid");
+        r.id = member(d, "id");
+        r.text = member(d, "text");
+        r.ts_us = e.recorded_at_us;
+        r.position = e.position;
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+}  // namespace stchat::chat

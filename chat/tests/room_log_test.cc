@@ -1,0 +1,124 @@
+#define BOOST_TEST_MODULE room_log
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "stchat/chat/room_log.h"
+#include "test_support.h"
+
+using namespace stchat::chat;
+using namespace stchat::testing;
+
+namespace {
+const author alice{"u-alice", "alice"};
+const author bob{"u-bob", "bob"};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(room_names_follow_the_protocol_pattern) {
+    BOOST_TEST(valid_room_name("lobby"));
+    BOOST_TEST(valid_room_name("feed.sport_event"));
+    BOOST_TEST(valid_room_name("a-b_c.9"));
+    BOOST_TEST(valid_room_name(std::string(64, 'a')));
+    BOOST_TEST(!valid_room_name(std::string(65, 'a')), "65 characters is too long");
+    BOOST_TEST(!valid_room_name(""));
+    BOOST_TEST(!valid_room_name("Lobby"), "upper case");
+    BOOST_TEST(!valid_room_name("-lobby"), "must start with a letter or digit");
+    BOOST_TEST(!valid_room_name("lob by"));
+}
+
+BOOST_AUTO_TEST_CASE(each_room_counts_its_own_sequence_from_one_without_gaps) {
+    scratch_database db("rooms");
+    room_log rooms(db.store());
+    BOOST_TEST(rooms.join("lobby", alice, "s1:1").seq == 1);
+    BOOST_TEST(rooms.join("other", bob, "s2:1").seq == 1, "another room starts at 1 too");
+    auto acks = rooms.send_batch({{"lobby", alice, "m-1", "hello"},
+                                  {"other", bob, "m-1", "hi there"},
+                                  {"lobby", bob, "m-2", "hey alice"}});
+    BOOST_TEST_REQUIRE(acks.size() == 3u);
+    BOOST_TEST(acks[0].seq == 2);
+    BOOST_TEST(acks[1].seq == 2);
+    BOOST_TEST(acks[2].seq == 3);
+    BOOST_TEST(rooms.leave("lobby", alice, "s1:2").seq == 4);
+
+    auto events = rooms.read("lobby", 0, 50);
+    BOOST_TEST_REQUIRE(events.size() == 4u);
+    BOOST_TEST(events[0].kind == "join");
+    BOOST_TEST(events[1].kind == "message");
+    BOOST_TEST(events[1].user == "alice");
+    BOOST_TEST(events[1].uid == "u-alice");
+    BOOST_TEST(events[1].id == "m-1");
+    BOOST_TEST(events[1].text == "hello");
+    BOOST_TEST(events[2].user == "bob");
+    BOOST_TEST(events[3].kind == "leave");
+    for (size_t i = 0; i < events.size(); ++i) BOOST_TEST(events[i].seq == static_cast<int64_t>(i + 1));
+
+    auto since = rooms.read("lobby", 2, 50);
+    BOOST_TEST_REQUIRE(since.size() == 2u, "since 2: seqs 3 and 4");
+    BOOST_TEST(since[0].seq == 3);
+}
+
+BOOST_AUTO_TEST_CASE(a_resent_message_is_stored_once_and_acked_with_its_first_seq) {
+    scratch_database db("resend");
+    room_log rooms(db.store());
+    auto first = rooms.send_batch({{"lobby", alice, "m-0001", "hello"}});
+    auto again = rooms.send_batch({{"lobby", alice, "m-0001", "hello"}});
+    auto other_user = rooms.send_batch({{"lobby", bob, "m-0001", "hello"}});
+    BOOST_TEST(!other_user[0].duplicate, "the same id from another user is another message");
+    BOOST_TEST(other_user[0].seq == 2);
+    BOOST_TEST(!first[0].duplicate);
+    BOOST_TEST(again[0].duplicate);
+    BOOST_TEST(again[0].seq == first[0].seq);
+    BOOST_TEST(rooms.read("lobby", 0, 50).size() == 2u, "alice's stored once, bob's once");
+    BOOST_TEST(rooms.join("lobby", alice, "s1:1").seq == 3);
+    BOOST_TEST(rooms.join("lobby", alice, "s1:1").duplicate, "a retried join appends nothing");
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_senders_to_one_room_get_every_seq_once) {
+    scratch_database db("room_race");
+    constexpr int senders = 4, per_sender = 100;
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < senders; ++t) {
+        threads.emplace_back([&, t] {
+            try {
+                room_log rooms(db.store());
+                author who{"u" + std::to_string(t), "user" + std::to_string(t)};
+                for (int i = 0; i < per_sender; ++i) {
+                    rooms.send_batch({{"lobby", who, "m-" + std::to_string(i), "text"}});
+                }
+            } catch (...) {
+                ++failures;
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    BOOST_TEST_REQUIRE(failures.load() == 0);
+    room_log rooms(db.store());
+    auto events = rooms.read("lobby", 0, 1000);
+    BOOST_TEST_REQUIRE(events.size() == static_cast<size_t>(senders * per_sender));
+    std::set<std::string> keys;
+    for (size_t i = 0; i < events.size(); ++i) {
+        BOOST_TEST_REQUIRE(events[i].seq == static_cast<int64_t>(i + 1));
+        keys.insert(events[i].uid + "/" + events[i].id);
+    }
+    BOOST_TEST(keys.size() == static_cast<size_t>(senders * per_sender), "each message once");
+}
+
+BOOST_AUTO_TEST_CASE(the_projector_builds_chat_log_with_join_message_and_exit) {
+    scratch_database db("chat_log");
+    room_log rooms(db.store());
+    rooms.join("lobby", alice, "s1:1");
+    rooms.send_batch({{"lobby", alice, "m-1", "hi"}});
+    rooms.leave("lobby", alice, "s1:2");
+    child_process project({stchat_binary(), "project", "--database", db.uri(), "--once"});
+    project.start();
+    BOOST_TEST_REQUIRE(project.wait() == 0);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM chat_log") == 3);
+    BOOST_TEST(db.scalar("SELECT seq FROM chat_log WHERE action = 'join' AND username = 'alice'"
+                         " AND room = 'lobby'") == 1);
+    BOOST_TEST(db.scalar("SELECT seq FROM chat_log WHERE action = 'message' AND message = 'hi'") == 2);
+    BOOST_TEST(db.scalar("SELECT seq FROM chat_log WHERE action = 'exit'") == 3);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event") == 0, "chat events are not sport events");
+}

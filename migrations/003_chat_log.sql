@@ -1,0 +1,41 @@
+-- 003_chat_log: the chat room read table, built from the log like `event` and `execution`.
+--
+-- Chat commands are log events too: stream 'room.<name>', types 'chat.join', 'chat.leave',
+-- 'chat.message'. A room's sequence number is its stream_seq: 1, 2, 3 ... with no gap.
+-- `chat_log` reads like the original st-chat's, with the room added.
+--
+-- Worked example: alice joins lobby (seq 1), says "hi" (seq 2), leaves (seq 3):
+--   timestamp | room  | username | action  | message | seq | position
+--   ...       | lobby | alice    | join    |         |   1 |      812
+--   ...       | lobby | alice    | message | hi      |   2 |      815
+--   ...       | lobby | alice    | exit    |         |   3 |      820
+
+CREATE TABLE IF NOT EXISTS chat_log (
+    timestamp  timestamptz NOT NULL,
+    room       text        NOT NULL,
+    username   text        NOT NULL,
+    action     text        NOT NULL CHECK (action IN ('join', 'message', 'exit')),
+    message    text,
+    seq        bigint      NOT NULL,
+    position   bigint      PRIMARY KEY,
+    UNIQUE (room, seq)
+);
+CREATE INDEX IF NOT EXISTS chat_log_timestamp ON chat_log (timestamp);
+
+CREATE OR REPLACE FUNCTION apply_chat_log(after_position bigint, upto_position bigint)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    written bigint;
+BEGIN
+    INSERT INTO chat_log (timestamp, room, username, action, message, seq, position)
+    SELECT coalesce(l.source_time, l.recorded_at), l.data ->> 'room', l.data ->> 'user',
+           CASE l.type WHEN 'chat.join' THEN 'join' WHEN 'chat.leave' THEN 'exit'
+                       ELSE 'message' END,
+           l.data ->> 'text', l.stream_seq, l.position
+    FROM event_log l
+    WHERE l.position > after_position AND l.position <= upto_position
+      AND l.type IN ('chat.join', 'chat.leave', 'chat.message');
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END
+$$;
