@@ -8,6 +8,7 @@
 
 #include "args.h"
 #include "stchat/bench/ingest_bench.h"
+#include "stchat/chat/chat_server.h"
 #include "stchat/common/log.h"
 #include "stchat/common/shutdown.h"
 #include "stchat/eventstore/migrations.h"
@@ -39,6 +40,7 @@ Commands:
   ingest         catalogue the NATS feeds into the event log (JetStream, exactly once)
   project        run the projectors that fill the tables event and execution
   feed KIND      publish simulated feed messages (KIND: sport_event | execution)
+  chat           serve the chat rooms over WebSocket and the web client (port 8888)
   bench ingest   measure the catalogue rate against a naive and a ceiling baseline
 
 Examples:
@@ -198,6 +200,36 @@ int cmd_feed(int argc, char** argv) {
     return 0;
 }
 
+int cmd_chat(int argc, char** argv) {
+    args a(argc, argv, 2, {}, merged({k_base_options, {"port", "web", "max-text", "history"}}));
+    if (a.help()) {
+        std::cout << "Usage: stchat chat [options]\n\n"
+                     "Serves chat rooms over WebSocket (RFC 6455) and the web client on one port:\n"
+                     "HTTP GET / (web client), /healthz, and WebSocket upgrades at /. Clients that\n"
+                     "offer the subprotocol stchat.v1 speak the protocol in docs/protocol.md; others\n"
+                     "get the original st-chat behaviour (room lobby, {\"action\": \"message\"...}).\n"
+                     "Every join, message and exit is stored in the event log exactly once.\n\n"
+                  << k_common_help
+                  << "  --port N           port (default 8888)\n"
+                     "  --web DIR          folder of the web client (default: web/ next to build/)\n"
+                     "  --max-text N       characters per message (default 4000)\n"
+                     "  --history N        events replayed on a join without since (default 50)\n"
+                     "\nExamples:\n  stchat chat\n  stchat chat --port 8889\n"
+                     "  wscat --connect ws://localhost:8888\n";
+        return 0;
+    }
+    apply_base(a);
+    chat::chat_config c;
+    c.store = store_of(a);
+    c.port = static_cast<uint16_t>(a.integer("port", 8888, 1, 65535));
+    c.web_root = a.get_or("web", STCHAT_DEFAULT_WEB_ROOT);
+    c.max_text = static_cast<size_t>(a.integer("max-text", 4000, 1, 60000));
+    c.history = static_cast<int>(a.integer("history", 50, 0, 10000));
+    install_shutdown_handlers();
+    chat::run_chat_server(c);
+    return 0;
+}
+
 int cmd_bench(int argc, char** argv) {
     args a(argc, argv, 2, {}, merged({k_base_options, {"nats", "messages", "naive", "runs"}}));
     if (a.help() || a.positional().size() != 1 || a.positional()[0] != "ingest") {
@@ -236,7 +268,7 @@ int main(int argc, char** argv) {
     using namespace stchat::cli;
     const std::map<std::string, std::function<int(int, char**)>> commands = {
         {"migrate", cmd_migrate}, {"ingest", cmd_ingest}, {"project", cmd_project},
-        {"feed", cmd_feed},       {"bench", cmd_bench},
+        {"feed", cmd_feed},       {"bench", cmd_bench},     {"chat", cmd_chat},
     };
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
         !std::strcmp(argv[1], "help")) {

@@ -39,3 +39,13 @@ BEGIN
     RETURN written;
 END
 $$;
+
+-- The secret that signs session tokens (HMAC-SHA256), shared by every chat process. Created once,
+-- from Postgres' strong random source (gen_random_uuid).
+CREATE TABLE IF NOT EXISTS chat_secret (
+    id      int   PRIMARY KEY CHECK (id = 1),
+    secret  bytea NOT NULL
+);
+INSERT INTO chat_secret (id, secret)
+VALUES (1, uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()))
+ON CONFLICT DO NOTHING;

@@ -14,7 +14,7 @@ as_root() {
 
 STCHAT_PACKAGES=(g++ cmake ninja-build pkg-config ccache git
     libnats-dev nats-server libprotobuf-dev protobuf-compiler libpqxx-dev libpq-dev
-    libasio-dev libwebsocketpp-dev rapidjson-dev libboost-test-dev
+    libasio-dev libwebsocketpp-dev rapidjson-dev libboost-test-dev libssl-dev
     postgresql-15 postgresql-client-15)
 
 # Installs the Debian packages that are missing (and any extra ones named).

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs st-chat on this machine: installs what is missing, builds, starts Postgres and nats-server
 # (data kept in .stchat/ across restarts), migrates, then runs the two feed simulators, the ingest
-# and the projector in the foreground. Ctrl-C stops everything this script started.
+# the projector and the chat server (port 8888) in the foreground. Ctrl-C stops everything this script started.
 #
 # Environment (all optional):
 #   STCHAT_HOME      data folder (default: <repo>/.stchat)
 #   STCHAT_PGPORT    port of the local Postgres (default 15432)
 #   STCHAT_NATS_PORT port of the local nats-server (default 4222)
+#   STCHAT_CHAT_PORT port of the chat server and web client (default 8888)
 #   STCHAT_DATABASE  use this existing Postgres (a URI) instead of starting one
 #   NATS_URL         use this existing NATS (with JetStream) instead of starting one
 #   SPORT_RATE, EXECUTION_RATE  simulated messages per second (default 5 and 20; 0 = no feed)
@@ -60,6 +61,7 @@ start() {
 }
 start ingest "$stchat" ingest --database "$database" --nats "$nats"
 start project "$stchat" project --database "$database"
+start chat "$stchat" chat --database "$database" --port "${STCHAT_CHAT_PORT:-8888}" --web "$STCHAT_ROOT/web"
 if [ "${SPORT_RATE:-5}" != 0 ]; then
     start feed-sport "$stchat" feed sport_event --nats "$nats" --rate "${SPORT_RATE:-5}"
 fi
@@ -69,10 +71,13 @@ fi
 
 cat >&2 <<MSG
 
-  st-chat is running. In another terminal:
+  st-chat is running.
+    Chat: http://localhost:${STCHAT_CHAT_PORT:-8888}/   (or: wscat --connect ws://localhost:${STCHAT_CHAT_PORT:-8888})
+  In another terminal:
     psql $database -c 'select * from event order by timestamp desc limit 5'
     psql $database -c 'select * from execution order by timestamp desc limit 5'
     psql $database -c 'select count(*) from undecodable'
+    psql $database -c 'select * from chat_log order by position desc limit 10'
   Ctrl-C stops everything.
 
 MSG

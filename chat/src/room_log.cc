@@ -100,6 +100,10 @@ room_ack room_log::leave(const std::string& room, const author& who,
     return membership("chat.leave", room, who, request_id);
 }
 
+int64_t room_log::head(const std::string& room) {
+    return _impl->log->stream_head(room_stream(room));
+}
+
 std::vector<room_event> room_log::read(const std::string& room, int64_t since_seq,
                                        int max_events) {
     std::vector<room_event> out;

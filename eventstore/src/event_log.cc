@@ -135,6 +135,15 @@ public:
         });
     }
 
+    int64_t stream_head(const std::string& stream) override {
+        return guarded([&] {
+            pqxx::read_transaction tx(conn());
+            auto r = tx.exec_params(
+                "SELECT coalesce(max(stream_seq), 0) FROM event_log WHERE stream = $1", stream);
+            return r[0][0].as<int64_t>();
+        });
+    }
+
     int64_t head() override {
         return guarded([&] {
             pqxx::read_transaction tx(conn());

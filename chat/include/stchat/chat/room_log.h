@@ -68,6 +68,9 @@ public:
     room_ack join(const std::string& room, const author& who, const std::string& request_id);
     room_ack leave(const std::string& room, const author& who, const std::string& request_id);
 
+    // The room's last seq (0 for a room without events).
+    int64_t head(const std::string& room);
+
     // Events of `room` with seq > since_seq, in seq order, at most max_events.
     std::vector<room_event> read(const std::string& room, int64_t since_seq, int max_events);
 

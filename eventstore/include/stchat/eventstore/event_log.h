@@ -68,6 +68,9 @@ public:
     virtual std::vector<recorded_event> read_stream(const std::string& stream, int64_t after_seq,
                                                     int max_events) = 0;
 
+    // The highest stream_seq of `stream` (0 when it has no event).
+    virtual int64_t stream_head(const std::string& stream) = 0;
+
     // The highest committed position (0 for an empty log).
     virtual int64_t head() = 0;
 

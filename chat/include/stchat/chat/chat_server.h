@@ -1,0 +1,30 @@
+#pragma once
+// `stchat chat`: the chat room service over WebSocket (RFC 6455), see docs/protocol.md.
+//
+// One port serves the web client over HTTP, /healthz, and WebSocket upgrades at "/". A client that
+// offers the subprotocol "stchat.v1" speaks v1 (JSON frames with a "type"); one that offers none
+// gets the original st-chat behaviour (random name, room "lobby", {"action":"message",...}).
+//
+// Every join, leave and message is appended to the event log (room_log); a relay tails the log
+// and pushes each committed room event to this process's sessions in that room, so several
+// `stchat chat` processes on one database serve the same rooms in the same order.
+#include <cstdint>
+#include <string>
+
+#include "stchat/eventstore/store_config.h"
+
+namespace stchat::chat {
+
+struct chat_config {
+    eventstore::store_config store;
+    uint16_t port = 8888;
+    std::string web_root;          // folder with index.html; empty: no web client
+    size_t max_text = 4000;        // characters of a message's text
+    size_t max_frame = 64 * 1024;  // bytes of one WebSocket frame
+    int history = 50;              // events replayed on a join without "since"
+};
+
+// Runs until stop_requested() (SIGINT/SIGTERM). Throws if the port cannot be bound.
+void run_chat_server(const chat_config& config);
+
+}  // namespace stchat::chat

@@ -1,0 +1,734 @@
+// The WebSocket chat server. Threads: one Asio thread owns every session (all session state is
+// touched only there); a writer thread group-commits sends, joins and leaves; a reader thread
+// serves replays; a relay thread tails the log. Results travel back with asio::post.
+#define ASIO_STANDALONE
+#include <openssl/hmac.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/server.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "stchat/chat/chat_server.h"
+#include "stchat/chat/room_log.h"
+#include "stchat/common/log.h"
+#include "stchat/common/shutdown.h"
+#include "stchat/eventstore/event_log.h"
+#include "stchat/eventstore/sql_session.h"
+
+namespace stchat::chat {
+namespace {
+
+constexpr const char* k_component = "chat";
+constexpr const char* k_subprotocol = "stchat.v1";
+constexpr size_t k_max_buffered = 1 << 20;  // a reader further behind is closed (1013)
+
+using server_t = websocketpp::server<websocketpp::config::asio>;
+using hdl_t = websocketpp::connection_hdl;
+using writer_t = rapidjson::Writer<rapidjson::StringBuffer>;
+
+std::string json_of(const std::function<void(writer_t&)>& body) {
+    rapidjson::StringBuffer buf;
+    writer_t w(buf);
+    w.StartObject();
+    body(w);
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+void put(writer_t& w, const char* key, const std::string& v) {
+    w.Key(key);
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+}
+
+std::string hex(const unsigned char* p, size_t n) {
+    static const char* d = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < n; ++i) {
+        out.push_back(d[p[i] >> 4]);
+        out.push_back(d[p[i] & 15]);
+    }
+    return out;
+}
+
+std::string iso_time(int64_t us) {
+    std::time_t secs = static_cast<std::time_t>(us / 1000000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[40];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    char out[48];
+    std::snprintf(out, sizeof out, "%s.%06dZ", buf, static_cast<int>(us % 1000000));
+    return out;
+}
+
+const char* const k_first[] = {"Brenda", "Marcus", "Aisha", "Tomas", "Yuki", "Olga", "Kwame", "Lena",
+                               "Diego", "Priya", "Finn", "Zara"};
+const char* const k_last[] = {"Goodwin", "Okafor", "Lindqvist", "Moreau", "Tanaka", "Haddad",
+                              "Novak", "Reyes", "Fischer", "Mensah", "Kowalski", "Byrne"};
+
+// A unit of work for a database thread: runs there with that thread's room_log.
+using db_task = std::function<void(room_log&)>;
+
+// A database thread. Sends queued while it works are committed together (group commit): one
+// transaction for what arrived together, not one fsync per message.
+class db_thread {
+public:
+    struct pending_send {
+        send_request request;
+        std::function<void(room_ack, std::string)> done;  // error text when it failed
+    };
+
+    explicit db_thread(const eventstore::store_config& store) : _store(store) {
+        _thread = std::thread([this] { loop(); });
+    }
+    ~db_thread() {
+        {
+            std::lock_guard<std::mutex> lock(_mutex);
+            _closing = true;
+        }
+        _cv.notify_all();
+        _thread.join();
+    }
+    void post(db_task task) {
+        {
+            std::lock_guard<std::mutex> lock(_mutex);
+            _tasks.push_back(std::move(task));
+        }
+        _cv.notify_all();
+    }
+    void send(pending_send s) {
+        {
+            std::lock_guard<std::mutex> lock(_mutex);
+            _sends.push_back(std::move(s));
+        }
+        _cv.notify_all();
+    }
+
+private:
+    void loop() {
+        room_log rooms(_store);
+        for (;;) {
+            std::vector<pending_send> sends;
+            std::deque<db_task> tasks;
+            {
+                std::unique_lock<std::mutex> lock(_mutex);
+                _cv.wait(lock, [&] { return _closing || !_sends.empty() || !_tasks.empty(); });
+                if (_closing && _sends.empty() && _tasks.empty()) return;
+                sends.swap(_sends);
+                tasks.swap(_tasks);
+            }
+            if (!sends.empty()) {
+                std::vector<send_request> batch;
+                for (auto& s : sends) batch.push_back(s.request);
+                try {
+                    auto acks = with_retry([&] { return rooms.send_batch(batch); });
+                    for (size_t i = 0; i < sends.size(); ++i) sends[i].done(acks[i], {});
+                } catch (const std::exception& e) {
+                    log::error(k_component, std::string("send batch failed: ") + e.what());
+                    for (auto& s : sends) s.done({}, e.what());
+                }
+            }
+            for (auto& t : tasks) {
+                try {
+                    t(rooms);
+                } catch (const std::exception& e) {
+                    log::error(k_component, std::string("database task failed: ") + e.what());
+                }
+            }
+        }
+    }
+
+    // Transient failures (Postgres restarting) are retried: appends are idempotent by their keys.
+    template <typename F>
+    auto with_retry(F&& f) -> decltype(f()) {
+        for (int attempt = 0;; ++attempt) {
+            try {
+                return f();
+            } catch (const eventstore::store_error& e) {
+                if (!e.retry_may_help() || attempt >= 50) throw;
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+        }
+    }
+
+    eventstore::store_config _store;
+    std::mutex _mutex;
+    std::condition_variable _cv;
+    std::vector<pending_send> _sends;
+    std::deque<db_task> _tasks;
+    bool _closing = false;
+    std::thread _thread;
+};
+
+struct room_state {
+    int64_t last_seq = 0;   // the last seq delivered to this session
+    bool replaying = true;  // live events wait in `pending` until the replay is delivered
+    std::vector<room_event> pending;
+};
+
+struct session {
+    uint64_t id = 0;
+    bool legacy = false;
+    bool greeted = false;
+    author who;
+    std::map<std::string, room_state> rooms;
+    uint64_t next_request = 0;
+    uint64_t legacy_messages = 0;
+    double tokens = 40;  // rate limit: 20/s, burst 40
+    std::chrono::steady_clock::time_point refilled = std::chrono::steady_clock::now();
+};
+
+class chat_server {
+public:
+    explicit chat_server(const chat_config& config)
+        : _config(config), _writer(config.store), _reader(config.store) {
+        auto sql = eventstore::make_sql_session(config.store);
+        auto rows = sql->exec("SELECT encode(secret, 'hex') FROM chat_secret WHERE id = 1");
+        if (rows.empty() || !rows[0][0]) throw std::runtime_error("chat_secret missing: run stchat migrate");
+        _secret = *rows[0][0];
+        _server.clear_access_channels(websocketpp::log::alevel::all);
+        _server.clear_error_channels(websocketpp::log::elevel::all);
+        _server.init_asio();
+        _server.set_reuse_addr(true);
+        _server.set_max_message_size(config.max_frame);
+        _server.set_open_handshake_timeout(5000);
+        _server.set_validate_handler([this](hdl_t h) { return on_validate(h); });
+        _server.set_open_handler([this](hdl_t h) { on_open(h); });
+        _server.set_close_handler([this](hdl_t h) { on_close(h); });
+        _server.set_message_handler([this](hdl_t h, server_t::message_ptr m) { on_message(h, m); });
+        _server.set_http_handler([this](hdl_t h) { on_http(h); });
+    }
+
+    void run() {
+        _server.listen(asio::ip::tcp::v4(), _config.port);
+        _server.start_accept();
+        log::info(k_component, "listening on port " + std::to_string(_config.port));
+        std::thread relay([this] { relay_loop(); });
+        std::thread stopper([this] {
+            while (!sleep_unless_stopped(std::chrono::milliseconds(200))) {}
+            asio::post(_server.get_io_service(), [this] { shutdown(); });
+        });
+        _server.run();
+        _relay_stop = true;
+        relay.join();
+        stopper.join();
+        log::info(k_component, "stopped");
+    }
+
+private:
+    // ---- connection lifecycle (Asio thread) ----
+    bool on_validate(hdl_t h) {
+        auto con = _server.get_con_from_hdl(h);
+        for (const auto& p : con->get_requested_subprotocols()) {
+            if (p == k_subprotocol) {
+                con->select_subprotocol(k_subprotocol);
+                return true;
+            }
+        }
+        return true;  // no subprotocol: legacy
+    }
+
+    void on_open(hdl_t h) {
+        auto con = _server.get_con_from_hdl(h);
+        session& s = _sessions[h];
+        s.id = ++_next_session;
+        s.legacy = con->get_subprotocol() != k_subprotocol;
+        if (s.legacy) {
+            s.who = {random_uid(), random_name()};
+            s.greeted = true;
+            join(h, s, "lobby", std::nullopt, true);
+        }
+    }
+
+    void on_close(hdl_t h) {
+        auto it = _sessions.find(h);
+        if (it == _sessions.end()) return;
+        for (const auto& r : it->second.rooms) leave_room(h, it->second, r.first);
+        _sessions.erase(it);
+    }
+
+    void on_http(hdl_t h) {
+        auto con = _server.get_con_from_hdl(h);
+        std::string path = con->get_resource();
+        if (path == "/healthz") {
+            con->set_status(websocketpp::http::status_code::ok);
+            con->set_body("ok\n");
+            return;
+        }
+        if ((path == "/" || path == "/index.html") && !_config.web_root.empty()) {
+            std::ifstream in(_config.web_root + "/index.html");
+            if (in) {
+                std::stringstream ss;
+                ss << in.rdbuf();
+                con->set_status(websocketpp::http::status_code::ok);
+                con->append_header("Content-Type", "text/html; charset=utf-8");
+                con->set_body(ss.str());
+                return;
+            }
+        }
+        con->set_status(websocketpp::http::status_code::not_found);
+        con->set_body("not found\n");
+    }
+
+    void on_message(hdl_t h, server_t::message_ptr m) {
+        auto it = _sessions.find(h);
+        if (it == _sessions.end()) return;
+        session& s = it->second;
+        rapidjson::Document d;
+        d.Parse(m->get_payload().c_str(), m->get_payload().size());
+        if (s.legacy) {
+            if (d.HasParseError() || !d.IsObject() || !d.HasMember("message") || !d["message"].IsString()) {
+                return;  // the original ignored what it did not understand
+            }
+            send_message(h, s, "lobby", "legacy-" + std::to_string(s.id) + "-" +
+                         std::to_string(++s.legacy_messages), d["message"].GetString());
+            return;
+        }
+        if (d.HasParseError() || !d.IsObject()) return error(h, "bad_json", "not a JSON object", "");
+        if (!d.HasMember("type") || !d["type"].IsString()) {
+            return error(h, "bad_frame", "missing string field 'type'", "");
+        }
+        std::string type = d["type"].GetString();
+        if (type != "hello" && !s.greeted) return error(h, "hello_required", "send hello first", type);
+        if (type == "hello") return on_hello(h, s, d);
+        if (type == "join") return on_join(h, s, d);
+        if (type == "send") return on_send(h, s, d);
+        if (type == "leave") return on_leave(h, s, d);
+        error(h, "unknown_type", "unknown type '" + type + "'", type);
+    }
+
+    // ---- v1 frames ----
+    void on_hello(hdl_t h, session& s, const rapidjson::Document& d) {
+        if (d.HasMember("token") && d["token"].IsString()) {
+            auto who = verify_token(d["token"].GetString());
+            if (!who) return error(h, "forbidden", "invalid token", "hello");
+            s.who = *who;
+        } else if (d.HasMember("name")) {
+            if (!d["name"].IsString()) return error(h, "bad_frame", "'name' must be a string", "hello");
+            std::string name = trim(d["name"].GetString());
+            if (!valid_name(name)) {
+                return error(h, "bad_name", "a name is 1-32 printable characters", "hello");
+            }
+            s.who = {random_uid(), name};
+        } else {
+            s.who = {random_uid(), random_name()};
+        }
+        s.greeted = true;
+        send_text(h, json_of([&](writer_t& w) {
+            put(w, "type", "welcome");
+            put(w, "user", s.who.name);
+            put(w, "uid", s.who.uid);
+            put(w, "token", make_token(s.who));
+        }));
+    }
+
+    void on_join(hdl_t h, session& s, const rapidjson::Document& d) {
+        if (!d.HasMember("room") || !d["room"].IsString()) {
+            return error(h, "bad_frame", "missing string field 'room'", "join");
+        }
+        std::string room = d["room"].GetString();
+        if (!valid_room_name(room)) return error(h, "bad_room", "bad room name", "join");
+        std::optional<int64_t> since;
+        if (d.HasMember("since")) {
+            if (!d["since"].IsInt64() || d["since"].GetInt64() < 0) {
+                return error(h, "bad_frame", "'since' must be an integer >= 0", "join");
+            }
+            since = d["since"].GetInt64();
+        }
+        join(h, s, room, since, false);
+    }
+
+    void on_send(hdl_t h, session& s, const rapidjson::Document& d) {
+        for (const char* f : {"room", "id", "text"}) {
+            if (!d.HasMember(f) || !d[f].IsString()) {
+                return error(h, "bad_frame", std::string("missing string field '") + f + "'", "send");
+            }
+        }
+        std::string room = d["room"].GetString(), id = d["id"].GetString();
+        std::string text(d["text"].GetString(), d["text"].GetStringLength());
+        if (id.empty() || id.size() > 64) return error(h, "bad_frame", "'id' is 1-64 characters", "send");
+        if (!s.rooms.count(room)) return error(h, "not_joined", "join the room first", id);
+        if (utf8_length(text) > _config.max_text) {
+            return error(h, "too_large", "text over " + std::to_string(_config.max_text) + " characters", id);
+        }
+        if (text.find('\0') != std::string::npos) return error(h, "bad_frame", "text has a NUL", id);
+        if (!take_token(s)) {
+            return send_text(h, json_of([&](writer_t& w) {
+                put(w, "type", "error");
+                put(w, "code", "rate_limited");
+                put(w, "message", "too many sends");
+                put(w, "ref", id);
+                w.Key("retry_after_ms");
+                w.Int(50);
+            }));
+        }
+        send_message(h, s, room, id, text);
+    }
+
+    void on_leave(hdl_t h, session& s, const rapidjson::Document& d) {
+        if (!d.HasMember("room") || !d["room"].IsString()) {
+            return error(h, "bad_frame", "missing string field 'room'", "leave");
+        }
+        std::string room = d["room"].GetString();
+        if (!s.rooms.count(room)) return error(h, "not_joined", "not in this room", "leave");
+        leave_room(h, s, room);
+        s.rooms.erase(room);
+        send_text(h, json_of([&](writer_t& w) {
+            put(w, "type", "left");
+            put(w, "room", room);
+        }));
+    }
+
+    // ---- rooms ----
+    // The hand-over from replay to live: the session is registered for live events first (they
+    // wait in `pending`), then the replay is read after the join commits, delivered, and the
+    // pending events with a higher seq follow. Each event is delivered once: seq > last_seq.
+    void join(hdl_t h, session& s, const std::string& room, std::optional<int64_t> since, bool quiet) {
+        bool again = s.rooms.count(room) > 0;
+        s.rooms[room] = room_state{};
+        _members[room].insert(h);
+        bool first = !again && _presence[room][s.who.uid]++ == 0;
+        author who = s.who;
+        std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) + ":" +
+                              std::to_string(_boot);
+        int history = _config.history;
+        auto& io = _server.get_io_service();
+        auto after_join = [this, h, room, since, history, quiet, &io]() {
+            _reader.post([this, h, room, since, history, quiet, &io](room_log& rooms) {
+                int64_t head = rooms.head(room);
+                int64_t from = since ? *since : (quiet ? head : std::max<int64_t>(0, head - history));
+                std::vector<room_event> replay;
+                for (;;) {
+                    auto page = rooms.read(room, from, 1000);
+                    if (page.empty()) break;
+                    from = page.back().seq;
+                    for (auto& e : page) replay.push_back(std::move(e));
+                }
+                asio::post(io, [this, h, room, head, replay = std::move(replay)]() mutable {
+                    replay_done(h, room, head, std::move(replay));
+                });
+            });
+        };
+        if (first) {
+            _writer.post([who, room, request, after_join](room_log& rooms) {
+                rooms.join(room, who, request);
+                after_join();
+            });
+        } else {
+            after_join();
+        }
+    }
+
+    void replay_done(hdl_t h, const std::string& room, int64_t head, std::vector<room_event> replay) {
+        auto it = _sessions.find(h);
+        if (it == _sessions.end()) return;
+        session& s = it->second;
+        auto r = s.rooms.find(room);
+        if (r == s.rooms.end()) return;
+        if (!s.legacy) {
+            std::vector<std::string> names;
+            for (const auto& p : _presence[room]) {
+                if (p.second > 0) names.push_back(name_of(room, p.first));
+            }
+            send_text(h, json_of([&](writer_t& w) {
+                put(w, "type", "joined");
+                put(w, "room", room);
+                w.Key("head");
+                w.Int64(std::max(head, replay.empty() ? head : replay.back().seq));
+                w.Key("members");
+                w.StartArray();
+                for (const auto& n : names) w.String(n.c_str());
+                w.EndArray();
+            }));
+        } else if (!replay.empty()) {
+            r->second.last_seq = replay.front().seq - 1;
+        }
+        room_state& st = r->second;
+        st.replaying = false;
+        for (const auto& e : replay) deliver(h, s, st, e);
+        auto pending = std::move(st.pending);
+        for (const auto& e : pending) deliver(h, s, st, e);
+    }
+
+    void leave_room(hdl_t h, session& s, const std::string& room) {
+        _members[room].erase(h);
+        auto& count = _presence[room][s.who.uid];
+        if (count > 0 && --count == 0) {
+            _presence[room].erase(s.who.uid);
+            author who = s.who;
+            std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) +
+                                  ":" + std::to_string(_boot);
+            _writer.post([who, room, request](room_log& rooms) { rooms.leave(room, who, request); });
+        }
+    }
+
+    void send_message(hdl_t h, session& s, const std::string& room, const std::string& id,
+                      const std::string& text) {
+        auto& io = _server.get_io_service();
+        bool legacy = s.legacy;
+        _writer.send({{room, s.who, id, text}, [this, h, room, id, legacy, &io](room_ack ack, std::string err) {
+                          asio::post(io, [this, h, room, id, legacy, ack, err] {
+                              if (legacy || !_sessions.count(h)) return;
+                              if (!err.empty()) return error(h, "internal", "not stored; send again", id);
+                              send_text(h, json_of([&](writer_t& w) {
+                                  put(w, "type", "ack");
+                                  put(w, "room", room);
+                                  put(w, "id", id);
+                                  w.Key("seq");
+                                  w.Int64(ack.seq);
+                                  if (ack.duplicate) {
+                                      w.Key("duplicate");
+                                      w.Bool(true);
+                                  }
+                              }));
+                          });
+                      }});
+    }
+
+    // ---- the relay: log -> sessions ----
+    void relay_loop() {
+        auto log = eventstore::make_event_log(_config.store);
+        int64_t position = -1;
+        bool reported = false;
+        while (!_relay_stop) {
+            try {
+                if (position < 0) position = log->head();  // live from now; history is replayed per join
+                auto events = log->read_after(position, 1000);
+                if (reported) {
+                    log::info(k_component, "relay: Postgres is back");
+                    reported = false;
+                }
+                if (events.empty()) {
+                    log->wait_for_append(std::chrono::milliseconds(500));
+                    continue;
+                }
+                position = events.back().position;
+                std::vector<room_event> batch;
+                for (const auto& e : events) {
+                    if (e.stream.rfind("room.", 0) != 0) continue;
+                    rapidjson::Document d;
+                    d.Parse(e.data_json.c_str());
+                    if (d.HasParseError() || !d.IsObject()) continue;
+                    room_event r;
+                    r.room = e.stream.substr(5);
+                    r.seq = e.stream_seq;
+                    r.kind = e.type == "chat.join" ? "join" : e.type == "chat.leave" ? "leave" : "message";
+                    auto str = [&](const char* k) {
+                        auto it = d.FindMember(k);
+                        return it != d.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString()) : std::string();
+                    };
+                    r.user = str("user");
+                    r.uid = str("uid");
+                    r.id = str("id");
+                    r.text = str("text");
+                    r.ts_us = e.recorded_at_us;
+                    r.position = e.position;
+                    batch.push_back(std::move(r));
+                }
+                if (!batch.empty()) {
+                    asio::post(_server.get_io_service(), [this, batch = std::move(batch)] {
+                        for (const auto& e : batch) fan_out(e);
+                    });
+                }
+            } catch (const eventstore::store_error& e) {
+                if (!reported) log::warn(k_component, std::string("relay: ") + e.what() + "; retrying");
+                reported = true;
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            }
+        }
+    }
+
+    void fan_out(const room_event& e) {
+        if (e.kind == "join") _names[e.room][e.uid] = e.user;
+        auto it = _members.find(e.room);
+        if (it == _members.end()) return;
+        for (const auto& h : std::set<hdl_t, std::owner_less<hdl_t>>(it->second)) {
+            auto s = _sessions.find(h);
+            if (s == _sessions.end()) continue;
+            auto r = s->second.rooms.find(e.room);
+            if (r == s->second.rooms.end()) continue;
+            if (r->second.replaying) {
+                r->second.pending.push_back(e);
+            } else {
+                deliver(h, s->second, r->second, e);
+            }
+        }
+    }
+
+    void deliver(hdl_t h, session& s, room_state& st, const room_event& e) {
+        if (e.seq <= st.last_seq) return;  // already delivered (replay and live overlap)
+        st.last_seq = e.seq;
+        if (s.legacy) {
+            std::string line = e.kind == "join"    ? e.user + " joined chat."
+                               : e.kind == "leave" ? e.user + " exited chat."
+                                                   : e.user + ": " + e.text;
+            rapidjson::StringBuffer buf;
+            writer_t w(buf);
+            w.String(line.data(), static_cast<rapidjson::SizeType>(line.size()));
+            // Spaced exactly like the original st-chat's frames.
+            send_text(h, std::string("{\"action\": \"message\", \"message\": ") + buf.GetString() + "}");
+            return;
+        }
+        send_text(h, json_of([&](writer_t& w) {
+            put(w, "type", "event");
+            put(w, "room", e.room);
+            w.Key("seq");
+            w.Int64(e.seq);
+            put(w, "kind", e.kind);
+            put(w, "user", e.user);
+            put(w, "uid", e.uid);
+            if (e.kind == "message") {
+                put(w, "id", e.id);
+                put(w, "text", e.text);
+            }
+            put(w, "ts", iso_time(e.ts_us));
+        }));
+    }
+
+    // ---- helpers ----
+    void send_text(hdl_t h, const std::string& text) {
+        websocketpp::lib::error_code ec;
+        auto con = _server.get_con_from_hdl(h, ec);
+        if (ec || con->get_state() != websocketpp::session::state::open) return;
+        if (con->get_buffered_amount() > k_max_buffered) {
+            // A slow reader is closed, never allowed to grow our memory; it resumes by `since`.
+            con->close(websocketpp::close::status::try_again_later, "too slow; resume with since", ec);
+            return;
+        }
+        con->send(text, websocketpp::frame::opcode::text);
+    }
+
+    void error(hdl_t h, const char* code, const std::string& message, const std::string& ref) {
+        send_text(h, json_of([&](writer_t& w) {
+            put(w, "type", "error");
+            put(w, "code", code);
+            put(w, "message", message);
+            put(w, "ref", ref);
+        }));
+    }
+
+    void shutdown() {
+        websocketpp::lib::error_code ec;
+        _server.stop_listening(ec);
+        for (auto& s : _sessions) {
+            auto con = _server.get_con_from_hdl(s.first, ec);
+            if (!ec) con->close(websocketpp::close::status::going_away, "server stopping", ec);
+        }
+        // Let the close handshakes finish, then stop.
+        _server.get_io_service().post([this] {
+            std::thread([this] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                _server.stop();
+            }).detach();
+        });
+    }
+
+    bool take_token(session& s) {
+        auto now = std::chrono::steady_clock::now();
+        double secs = std::chrono::duration<double>(now - s.refilled).count();
+        s.refilled = now;
+        s.tokens = std::min(40.0, s.tokens + secs * 20.0);
+        if (s.tokens < 1.0) return false;
+        s.tokens -= 1.0;
+        return true;
+    }
+
+    std::string name_of(const std::string& room, const std::string& uid) {
+        auto r = _names[room].find(uid);
+        if (r != _names[room].end()) return r->second;
+        for (const auto& s : _sessions) {
+            if (s.second.who.uid == uid) return s.second.who.name;
+        }
+        return uid;
+    }
+
+    std::string random_uid() {
+        unsigned char b[12];
+        for (auto& c : b) c = static_cast<unsigned char>(_rng());
+        return hex(b, sizeof b);
+    }
+    std::string random_name() {
+        return std::string(k_first[_rng() % 12]) + " " + k_last[_rng() % 12];
+    }
+    static std::string trim(const std::string& s) {
+        size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
+        return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+    }
+    static size_t utf8_length(const std::string& s) {
+        size_t n = 0;
+        for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+        return n;
+    }
+    static bool valid_name(const std::string& name) {
+        size_t n = utf8_length(name);
+        if (n < 1 || n > 32) return false;
+        for (unsigned char c : name) {
+            if (c < 0x20 || c == 0x7f) return false;
+        }
+        return true;
+    }
+
+    std::string sign(const std::string& data) {
+        unsigned char out[32];
+        unsigned int len = 0;
+        HMAC(EVP_sha256(), _secret.data(), static_cast<int>(_secret.size()),
+             reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+        return hex(out, len);
+    }
+    // token = hex(uid) "." hex(name) "." hmac: opaque to clients, checked on every hello.
+    std::string make_token(const author& who) {
+        std::string body = hex(reinterpret_cast<const unsigned char*>(who.uid.data()), who.uid.size()) +
+                           "." + hex(reinterpret_cast<const unsigned char*>(who.name.data()), who.name.size());
+        return body + "." + sign(body);
+    }
+    std::optional<author> verify_token(const std::string& token) {
+        auto last = token.rfind('.');
+        if (last == std::string::npos) return std::nullopt;
+        std::string body = token.substr(0, last), mac = token.substr(last + 1);
+        std::string expected = sign(body);
+        if (mac.size() != expected.size() || CRYPTO_memcmp(mac.data(), expected.data(), mac.size()) != 0) {
+            return std::nullopt;
+        }
+        auto dot = body.find('.');
+        if (dot == std::string::npos) return std::nullopt;
+        auto unhex = [](const std::string& h) {
+            std::string out;
+            for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
+            return out;
+        };
+        return author{unhex(body.substr(0, dot)), unhex(body.substr(dot + 1))};
+    }
+
+    const chat_config& _config;
+    server_t _server;
+    db_thread _writer;
+    db_thread _reader;
+    std::string _secret;
+    std::map<hdl_t, session, std::owner_less<hdl_t>> _sessions;
+    std::map<std::string, std::set<hdl_t, std::owner_less<hdl_t>>> _members;
+    std::map<std::string, std::map<std::string, int>> _presence;  // room -> uid -> connections
+    std::map<std::string, std::map<std::string, std::string>> _names;
+    std::mt19937_64 _rng{std::random_device{}()};
+    uint64_t _next_session = 0;
+    uint64_t _boot = std::chrono::system_clock::now().time_since_epoch().count();
+    std::atomic<bool> _relay_stop{false};
+};
+
+}  // namespace
+
+void run_chat_server(const chat_config& config) { chat_server(config).run(); }
+
+}  // namespace stchat::chat

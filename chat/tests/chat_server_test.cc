@@ -1,0 +1,173 @@
+#define BOOST_TEST_MODULE chat_server
+// The chat server as users meet it: a real `stchat chat` process, real WebSocket clients.
+#include <signal.h>
+
+#include <boost/test/unit_test.hpp>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "test_support.h"
+#include "ws_client.h"
+
+using namespace stchat::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct chat_fixture {
+    scratch_database db{"chat"};
+    int port = free_port();
+    child_process server{{stchat_binary(), "chat", "--database", db.uri(), "--port",
+                          std::to_string(port)}};
+    chat_fixture() {
+        server.start();
+        wait_until([&] {
+            try {
+                ws_client probe(url(), "stchat.v1");
+                return true;
+            } catch (...) {
+                return false;
+            }
+        }, 20s, "chat server accepting connections");
+    }
+    std::string url() const { return "ws://127.0.0.1:" + std::to_string(port) + "/"; }
+    std::unique_ptr<ws_client> v1(const std::string& name) {
+        auto c = std::make_unique<ws_client>(url(), "stchat.v1");
+        c->send(R"({"type":"hello","name":")" + name + R"("})");
+        c->next_of("welcome");
+        return c;
+    }
+};
+
+std::string str(const rapidjson::Document& d, const char* k) {
+    return d.HasMember(k) && d[k].IsString() ? d[k].GetString() : "";
+}
+int64_t num(const rapidjson::Document& d, const char* k) {
+    return d.HasMember(k) && d[k].IsInt64() ? d[k].GetInt64() : -1;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(chat, chat_fixture)
+
+BOOST_AUTO_TEST_CASE(a_client_without_subprotocol_gets_the_original_joined_line) {
+    ws_client legacy(url(), "");
+    std::string frame = legacy.next();
+    BOOST_TEST(std::regex_match(frame, std::regex(
+                   R"(\{"action": "message", "message": "[A-Z][a-z]+ [A-Z][a-z]+ joined chat\."\})")),
+               frame);
+    legacy.send(R"({"message": "hi"})");
+    std::string said = legacy.next();
+    BOOST_TEST(std::regex_match(said, std::regex(R"(\{"action": "message", "message": "[A-Za-z ]+: hi"\})")),
+               said);
+}
+
+BOOST_AUTO_TEST_CASE(a_message_is_acked_once_stored_and_delivered_with_the_sender_from_the_session) {
+    auto alice = v1("alice");
+    auto bob = v1("bob");
+    alice->send(R"({"type":"join","room":"lobby"})");
+    auto joined = alice->next_of("joined");
+    BOOST_TEST(str(joined, "room") == "lobby");
+    bob->send(R"({"type":"join","room":"lobby"})");
+    bob->next_of("joined");
+    alice->send(R"({"type":"send","room":"lobby","id":"m-0001","text":"hello","user":"mallory"})");
+    auto ack = alice->next_of("ack");
+    BOOST_TEST(str(ack, "id") == "m-0001");
+    int64_t seq = num(ack, "seq");
+    BOOST_TEST(seq > 0);
+    BOOST_TEST(!ack.HasMember("duplicate"));
+    for (;;) {
+        auto ev = bob->next_of("event");
+        if (str(ev, "kind") != "message") continue;
+        BOOST_TEST(str(ev, "text") == "hello");
+        BOOST_TEST(str(ev, "user") == "alice", "the author comes from the session, not the frame");
+        BOOST_TEST(num(ev, "seq") == seq);
+        break;
+    }
+    alice->send(R"({"type":"send","room":"lobby","id":"m-0001","text":"hello"})");
+    auto again = alice->next_of("ack");
+    BOOST_TEST(num(again, "seq") == seq, "a resend gets the same ack");
+    BOOST_TEST(again.HasMember("duplicate"));
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE type = 'chat.message'") == 1,
+               "stored once");
+}
+
+BOOST_AUTO_TEST_CASE(a_join_with_since_during_concurrent_sends_sees_every_seq_once_in_order) {
+    // Four writers, each within the per-connection burst of 40 (no rate_limited answers).
+    constexpr int writers = 4, per_writer = 40, total = writers * per_writer;
+    std::vector<std::unique_ptr<ws_client>> ws;
+    for (int w = 0; w < writers; ++w) {
+        ws.push_back(v1("writer" + std::to_string(w)));
+        ws.back()->send(R"({"type":"join","room":"busy"})");
+        ws.back()->next_of("joined");
+    }
+    std::vector<std::thread> senders;
+    for (int w = 0; w < writers; ++w) {
+        senders.emplace_back([&, w] {
+            for (int i = 0; i < per_writer; ++i) {
+                ws[w]->send(R"({"type":"send","room":"busy","id":"m-)" + std::to_string(i) +
+                            R"(","text":"w)" + std::to_string(w) + "-" + std::to_string(i) + R"("})");
+            }
+        });
+    }
+    // Joins while the sends are landing: replay from 0, then live, no gap and no duplicate.
+    auto reader = v1("reader");
+    reader->send(R"({"type":"join","room":"busy","since":0})");
+    reader->next_of("joined");
+    for (auto& t : senders) t.join();
+    std::vector<int64_t> seqs;
+    std::set<std::string> texts;
+    while (texts.size() < static_cast<size_t>(total)) {
+        auto ev = reader->next_of("event", 20s);
+        seqs.push_back(num(ev, "seq"));
+        if (str(ev, "kind") == "message") texts.insert(str(ev, "text"));
+    }
+    for (size_t i = 0; i < seqs.size(); ++i) {
+        BOOST_TEST_REQUIRE(seqs[i] == static_cast<int64_t>(i + 1), "seq " << seqs[i] << " at " << i);
+    }
+    BOOST_TEST(texts.size() == static_cast<size_t>(total));
+}
+
+BOOST_AUTO_TEST_CASE(bad_frames_get_error_frames_and_the_connection_stays_open) {
+    ws_client c(url(), "stchat.v1");
+    c.send("not json");
+    BOOST_TEST(str(c.next_of("error"), "code") == "bad_json");
+    c.send(R"({"type":"join","room":"lobby"})");
+    BOOST_TEST(str(c.next_of("error"), "code") == "hello_required");
+    c.send(R"({"type":"hello","name":"carol"})");
+    c.next_of("welcome");
+    c.send(R"({"type":"join","room":"Bad Room"})");
+    BOOST_TEST(str(c.next_of("error"), "code") == "bad_room");
+    c.send(R"({"type":"send","room":"lobby","id":"x","text":"hi"})");
+    BOOST_TEST(str(c.next_of("error"), "code") == "not_joined");
+    c.send(R"({"type":"dance"})");
+    BOOST_TEST(str(c.next_of("error"), "code") == "unknown_type");
+    c.send(R"({"type":"hello","name":""})");
+    BOOST_TEST(str(c.next_of("error"), "code") == "bad_name");
+    BOOST_TEST(!c.closed());
+}
+
+BOOST_AUTO_TEST_CASE(a_token_restores_the_identity_and_a_forged_one_is_refused) {
+    ws_client first(url(), "stchat.v1");
+    first.send(R"({"type":"hello","name":"dave"})");
+    auto welcome = first.next_of("welcome");
+    std::string token = str(welcome, "token"), uid = str(welcome, "uid");
+    ws_client second(url(), "stchat.v1");
+    second.send(R"({"type":"hello","token":")" + token + R"("})");
+    auto back = second.next_of("welcome");
+    BOOST_TEST(str(back, "uid") == uid);
+    BOOST_TEST(str(back, "user") == "dave");
+    std::string forged = token;
+    forged[0] = forged[0] == 'a' ? 'b' : 'a';
+    ws_client third(url(), "stchat.v1");
+    third.send(R"({"type":"hello","token":")" + forged + R"("})");
+    BOOST_TEST(str(third.next_of("error"), "code") == "forbidden");
+}
+
+BOOST_AUTO_TEST_CASE(the_server_exits_zero_on_sigterm) {
+    server.kill(SIGTERM);
+    BOOST_TEST(server.wait() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
