@@ -1,6 +1,10 @@
 #define BOOST_TEST_MODULE chat_server
 // The chat server as users meet it: a real `stchat chat` process, real WebSocket clients.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 #include <regex>
@@ -45,6 +49,46 @@ std::string str(const rapidjson::Document& d, const char* k) {
 }
 int64_t num(const rapidjson::Document& d, const char* k) {
     return d.HasMember(k) && d[k].IsInt64() ? d[k].GetInt64() : -1;
+}
+
+// Opens a WebSocket by hand, sends one masked text frame with `payload`, returns the close code
+// of the server's close frame (-1 if none came).
+int raw_text_frame_close_code(int port, const std::string& payload) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n";
+    ::send(fd, req.data(), req.size(), 0);
+    std::string in;
+    char buf[4096];
+    while (in.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) { ::close(fd); return -1; }
+        in.append(buf, static_cast<size_t>(n));
+    }
+    in.erase(0, in.find("\r\n\r\n") + 4);
+    std::string frame;
+    frame.push_back(static_cast<char>(0x81));
+    frame.push_back(static_cast<char>(0x80 | payload.size()));
+    const char mask[4] = {1, 2, 3, 4};
+    frame.append(mask, 4);
+    for (size_t i = 0; i < payload.size(); ++i) frame.push_back(payload[i] ^ mask[i % 4]);
+    ::send(fd, frame.data(), frame.size(), 0);
+    while (in.size() < 4) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    if (in.size() < 4 || (static_cast<unsigned char>(in[0]) & 0x0f) != 0x8) return -1;
+    return (static_cast<unsigned char>(in[2]) << 8) | static_cast<unsigned char>(in[3]);
 }
 
 }  // namespace
@@ -163,6 +207,58 @@ BOOST_AUTO_TEST_CASE(a_token_restores_the_identity_and_a_forged_one_is_refused) 
     ws_client third(url(), "stchat.v1");
     third.send(R"({"type":"hello","token":")" + forged + R"("})");
     BOOST_TEST(str(third.next_of("error"), "code") == "forbidden");
+}
+
+BOOST_AUTO_TEST_CASE(a_frame_over_the_size_limit_closes_with_1009_and_bad_utf8_with_1007) {
+    ws_client big(url(), "stchat.v1");
+    big.send(std::string(70 * 1024, 'x'));
+    BOOST_TEST(big.wait_closed() == 1009);
+    // Our client library refuses to send invalid UTF-8, so this one speaks RFC 6455 by hand.
+    BOOST_TEST(raw_text_frame_close_code(port, "\xff\xfe") == 1007);
+}
+
+BOOST_AUTO_TEST_CASE(two_chat_processes_on_one_database_deliver_every_message_in_the_same_order) {
+    int port2 = free_port();
+    child_process second({stchat_binary(), "chat", "--database", db.uri(), "--port",
+                          std::to_string(port2)});
+    second.start();
+    std::string url2 = "ws://127.0.0.1:" + std::to_string(port2) + "/";
+    wait_until([&] {
+        try {
+            ws_client probe(url2, "stchat.v1");
+            return true;
+        } catch (...) {
+            return false;
+        }
+    }, 20s, "second chat server");
+    auto on_first = v1("anna");
+    auto on_second = std::make_unique<ws_client>(url2, "stchat.v1");
+    on_second->send(R"({"type":"hello","name":"ben"})");
+    on_second->next_of("welcome");
+    on_first->send(R"({"type":"join","room":"shared"})");
+    on_first->next_of("joined");
+    on_second->send(R"({"type":"join","room":"shared"})");
+    on_second->next_of("joined");
+    for (int i = 0; i < 20; ++i) {
+        auto& c = i % 2 ? on_second : on_first;
+        c->send(R"({"type":"send","room":"shared","id":"m-)" + std::to_string(i) + R"(","text":"t)" +
+                std::to_string(i) + R"("})");
+    }
+    auto messages = [](ws_client& c) {
+        std::vector<std::string> seen;  // "seq:text", messages only
+        while (seen.size() < 20) {
+            auto ev = c.next_of("event");
+            if (str(ev, "kind") == "message") {
+                seen.push_back(std::to_string(num(ev, "seq")) + ":" + str(ev, "text"));
+            }
+        }
+        return seen;
+    };
+    auto a = messages(*on_first);
+    auto b = messages(*on_second);
+    BOOST_TEST(a == b, "both processes deliver the same events in the same order");
+    std::set<std::string> unique(a.begin(), a.end());
+    BOOST_TEST(unique.size() == 20u);
 }
 
 BOOST_AUTO_TEST_CASE(the_server_exits_zero_on_sigterm) {

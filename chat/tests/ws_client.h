@@ -37,7 +37,10 @@ public:
             _cv.notify_all();
         });
         auto on_end = [this](websocketpp::connection_hdl h) {
+            websocketpp::lib::error_code ec;
+            auto con = _client.get_con_from_hdl(h, ec);
             std::lock_guard<std::mutex> lock(_mutex);
+            if (!ec) _close_code = con->get_remote_close_code();
             _closed = true;
             _cv.notify_all();
         };
@@ -98,6 +101,13 @@ public:
         return _closed;
     }
 
+    // Waits for the server to close; returns its close code (-1 if it did not close in time).
+    int wait_closed(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+        std::unique_lock<std::mutex> lock(_mutex);
+        if (!_cv.wait_for(lock, timeout, [&] { return _closed; })) return -1;
+        return _close_code;
+    }
+
     void stop() {
         if (!_thread.joinable()) return;
         websocketpp::lib::error_code ec;
@@ -119,6 +129,7 @@ private:
     std::condition_variable _cv;
     std::deque<std::string> _frames;
     bool _open = false, _closed = false;
+    int _close_code = 0;
 };
 
 }  // namespace stchat::testing
