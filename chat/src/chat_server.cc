@@ -213,10 +213,13 @@ public:
     }
 
     void run() {
+        // The relay starts at the head as it is before the first connection is accepted: every
+        // later event is delivered live, every earlier one is in a join's replay.
+        int64_t start = eventstore::make_event_log(_config.store)->head();
         _server.listen(asio::ip::tcp::v4(), _config.port);
         _server.start_accept();
         log::info(k_component, "listening on port " + std::to_string(_config.port));
-        std::thread relay([this] { relay_loop(); });
+        std::thread relay([this, start] { relay_loop(start); });
         std::thread stopper([this] {
             while (!sleep_unless_stopped(std::chrono::milliseconds(200))) {}
             asio::post(_server.get_io_service(), [this] { shutdown(); });
@@ -340,7 +343,9 @@ private:
             return error(h, "bad_frame", "missing string field 'room'", "join");
         }
         std::string room = d["room"].GetString();
-        if (!valid_room_name(room)) return error(h, "bad_room", "bad room name", "join");
+        if (!valid_room_name(room) || (room.rfind("feed.", 0) == 0 && !is_feed_room(room))) {
+            return error(h, "bad_room", "bad room name", "join");
+        }
         std::optional<int64_t> since;
         if (d.HasMember("since")) {
             if (!d["since"].IsInt64() || d["since"].GetInt64() < 0) {
@@ -360,6 +365,7 @@ private:
         std::string room = d["room"].GetString(), id = d["id"].GetString();
         std::string text(d["text"].GetString(), d["text"].GetStringLength());
         if (id.empty() || id.size() > 64) return error(h, "bad_frame", "'id' is 1-64 characters", "send");
+        if (is_feed_room(room)) return error(h, "read_only", "feed rooms are read-only", id);
         if (!s.rooms.count(room)) return error(h, "not_joined", "join the room first", id);
         if (utf8_length(text) > _config.max_text) {
             return error(h, "too_large", "text over " + std::to_string(_config.max_text) + " characters", id);
@@ -400,7 +406,8 @@ private:
         bool again = s.rooms.count(room) > 0;
         s.rooms[room] = room_state{};
         _members[room].insert(h);
-        bool first = !again && _presence[room][s.who.uid]++ == 0;
+        bool feed = is_feed_room(room);
+        bool first = !feed && !again && _presence[room][s.who.uid]++ == 0;
         author who = s.who;
         std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) + ":" +
                               std::to_string(_boot);
@@ -465,6 +472,7 @@ private:
 
     void leave_room(hdl_t h, session& s, const std::string& room) {
         _members[room].erase(h);
+        if (is_feed_room(room)) return;  // read-only: nothing to record
         auto& count = _presence[room][s.who.uid];
         if (count > 0 && --count == 0) {
             _presence[room].erase(s.who.uid);
@@ -499,13 +507,11 @@ private:
     }
 
     // ---- the relay: log -> sessions ----
-    void relay_loop() {
+    void relay_loop(int64_t position) {
         auto log = eventstore::make_event_log(_config.store);
-        int64_t position = -1;
         bool reported = false;
         while (!_relay_stop) {
             try {
-                if (position < 0) position = log->head();  // live from now; history is replayed per join
                 auto events = log->read_after(position, 1000);
                 if (reported) {
                     log::info(k_component, "relay: Postgres is back");
@@ -518,6 +524,17 @@ private:
                 position = events.back().position;
                 std::vector<room_event> batch;
                 for (const auto& e : events) {
+                    if (is_feed_room(e.stream)) {
+                        room_event r;
+                        r.room = e.stream;
+                        r.seq = e.stream_seq;
+                        r.kind = e.type;
+                        r.data_json = e.data_json;
+                        r.ts_us = e.source_time_us.value_or(e.recorded_at_us);
+                        r.position = e.position;
+                        batch.push_back(std::move(r));
+                        continue;
+                    }
                     if (e.stream.rfind("room.", 0) != 0) continue;
                     rapidjson::Document d;
                     d.Parse(e.data_json.c_str());
@@ -588,6 +605,12 @@ private:
             w.Key("seq");
             w.Int64(e.seq);
             put(w, "kind", e.kind);
+            if (!e.data_json.empty()) {
+                w.Key("data");
+                w.RawValue(e.data_json.data(), e.data_json.size(), rapidjson::kObjectType);
+                put(w, "ts", iso_time(e.ts_us));
+                return;
+            }
             put(w, "user", e.user);
             put(w, "uid", e.uid);
             if (e.kind == "message") {

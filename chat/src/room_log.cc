@@ -11,7 +11,6 @@
 namespace stchat::chat {
 namespace {
 
-std::string room_stream(const std::string& room) { return "room." + room; }
 
 std::string event_json(const std::string& room, const author& who, const std::string* id,
                        const std::string* text) {
@@ -49,6 +48,14 @@ bool valid_room_name(std::string_view room) {
     return true;
 }
 
+bool is_feed_room(std::string_view room) {
+    return room == "feed.sport_event" || room == "feed.execution";
+}
+
+std::string stream_of_room(const std::string& room) {
+    return is_feed_room(room) ? room : "room." + room;
+}
+
 struct room_log::impl {
     std::unique_ptr<eventstore::event_log> log;
 };
@@ -61,11 +68,13 @@ std::vector<room_ack> room_log::send_batch(const std::vector<send_request>& send
     std::vector<eventstore::new_event> events;
     events.reserve(sends.size());
     for (const auto& s : sends) {
-        if (!valid_room_name(s.room)) throw std::invalid_argument("bad room name: " + s.room);
+        if (!valid_room_name(s.room) || is_feed_room(s.room)) {
+            throw std::invalid_argument("not a chat room: " + s.room);
+        }
         eventstore::new_event e;
         e.source = "chat:" + s.from.uid;
         e.message_id = s.client_id;
-        e.stream = room_stream(s.room);
+        e.stream = stream_of_room(s.room);
         e.type = "chat.message";
         e.payload = s.text;
         e.data_json = event_json(s.room, s.from, &s.client_id, &s.text);
@@ -80,11 +89,13 @@ std::vector<room_ack> room_log::send_batch(const std::vector<send_request>& send
 
 room_ack room_log::membership(const char* type, const std::string& room, const author& who,
                               const std::string& request_id) {
-    if (!valid_room_name(room)) throw std::invalid_argument("bad room name: " + room);
+    if (!valid_room_name(room) || is_feed_room(room)) {
+        throw std::invalid_argument("not a chat room: " + room);
+    }
     eventstore::new_event e;
     e.source = "chat-session:" + who.uid;
     e.message_id = request_id;
-    e.stream = room_stream(room);
+    e.stream = stream_of_room(room);
     e.type = type;
     e.data_json = event_json(room, who, nullptr, nullptr);
     auto r = _impl->log->append_batch({e});
@@ -101,13 +112,13 @@ room_ack room_log::leave(const std::string& room, const author& who,
 }
 
 int64_t room_log::head(const std::string& room) {
-    return _impl->log->stream_head(room_stream(room));
+    return _impl->log->stream_head(stream_of_room(room));
 }
 
 std::vector<room_event> room_log::read(const std::string& room, int64_t since_seq,
                                        int max_events) {
     std::vector<room_event> out;
-    for (const auto& e : _impl->log->read_stream(room_stream(room), since_seq, max_events)) {
+    for (const auto& e : _impl->log->read_stream(stream_of_room(room), since_seq, max_events)) {
         rapidjson::Document d;
         d.Parse(e.data_json.c_str());
         if (d.HasParseError() || !d.IsObject()) {
@@ -117,6 +128,14 @@ std::vector<room_event> room_log::read(const std::string& room, int64_t since_se
         room_event r;
         r.room = room;
         r.seq = e.stream_seq;
+        r.position = e.position;
+        if (is_feed_room(room)) {
+            r.kind = e.type;
+            r.data_json = e.data_json;
+            r.ts_us = e.source_time_us.value_or(e.recorded_at_us);
+            out.push_back(std::move(r));
+            continue;
+        }
         r.kind = e.type == "chat.join" ? "join" : e.type == "chat.leave" ? "leave" : "message";
         r.user = member(d, "user");
         r.uid = member(d, "uid");

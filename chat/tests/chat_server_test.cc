@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "stchat/eventstore/event_log.h"
 #include "test_support.h"
 #include "ws_client.h"
 
@@ -259,6 +260,42 @@ BOOST_AUTO_TEST_CASE(two_chat_processes_on_one_database_deliver_every_message_in
     BOOST_TEST(a == b, "both processes deliver the same events in the same order");
     std::set<std::string> unique(a.begin(), a.end());
     BOOST_TEST(unique.size() == 20u);
+}
+
+BOOST_AUTO_TEST_CASE(feed_rooms_replay_and_stream_the_catalogued_feed_read_only) {
+    auto log = stchat::eventstore::make_event_log(db.store());
+    auto feed_event = [](int n) {
+        stchat::eventstore::new_event e;
+        e.source = "test-feed";
+        e.message_id = std::to_string(n);
+        e.stream = "feed.sport_event";
+        e.type = "sport_event";
+        e.payload = "raw";
+        e.data_json = R"({"sport":"TENNIS","match_title":"A vs B","data_event":"ace )" +
+                      std::to_string(n) + R"("})";
+        e.source_time_us = 1764312000000000 + n;
+        return e;
+    };
+    log->append_batch({feed_event(1), feed_event(2)});
+    auto c = v1("fan");
+    c->send(R"({"type":"join","room":"feed.sport_event","since":0})");
+    c->next_of("joined");
+    auto first = c->next_of("event");
+    BOOST_TEST(num(first, "seq") == 1);
+    BOOST_TEST(str(first, "kind") == "sport_event");
+    BOOST_TEST_REQUIRE(first.HasMember("data"));
+    BOOST_TEST(std::string(first["data"]["sport"].GetString()) == "TENNIS");
+    BOOST_TEST(num(c->next_of("event"), "seq") == 2);
+    log->append_batch({feed_event(3)});
+    auto live = c->next_of("event");
+    BOOST_TEST(num(live, "seq") == 3, "live after the replay");
+    BOOST_TEST(std::string(live["data"]["data_event"].GetString()) == "ace 3");
+    c->send(R"({"type":"send","room":"feed.sport_event","id":"x","text":"hi"})");
+    BOOST_TEST(str(c->next_of("error"), "code") == "read_only");
+    c->send(R"({"type":"join","room":"feed.weather"})");
+    BOOST_TEST(str(c->next_of("error"), "code") == "bad_room");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE stream = 'feed.sport_event'") == 3,
+               "joining a feed room writes nothing into the feed");
 }
 
 BOOST_AUTO_TEST_CASE(the_server_exits_zero_on_sigterm) {

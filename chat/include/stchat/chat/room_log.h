@@ -24,6 +24,13 @@ namespace stchat::chat {
 // ^[a-z0-9][a-z0-9._-]{0,63}$
 bool valid_room_name(std::string_view room);
 
+// The read-only feed rooms "feed.sport_event" and "feed.execution": their events are the
+// catalogued feed messages (the log streams of the same name), seq = the stream's sequence.
+bool is_feed_room(std::string_view room);
+
+// The log stream behind a room: "room.<name>" for chat rooms, the feed stream for feed rooms.
+std::string stream_of_room(const std::string& room);
+
 // Who did it: always the session's user, never a field of a client's frame.
 struct author {
     std::string uid;
@@ -33,11 +40,12 @@ struct author {
 struct room_event {
     std::string room;
     int64_t seq = 0;
-    std::string kind;  // "join" | "leave" | "message"
+    std::string kind;  // "join" | "leave" | "message", or in feed rooms "sport_event" | "execution"
     std::string user;
     std::string uid;
     std::string id;    // the client's message id (messages only)
     std::string text;  // messages only
+    std::string data_json;  // feed rooms: the decoded feed message, a JSON object
     int64_t ts_us = 0; // when it was recorded, microseconds since the epoch
     int64_t position = 0;
 };
