@@ -5,7 +5,14 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-stchat_install_packages
+# The browser tests drive Debian's Chromium with npm's playwright-core (no browser download).
+browser_packages=(chromium)
+command -v npm >/dev/null || browser_packages+=(nodejs npm)  # keep a Node.js the machine has
+stchat_install_packages "${browser_packages[@]}"
+if [ ! -d "$STCHAT_ROOT/tests/web/node_modules/playwright-core" ]; then
+    stchat_log "installing playwright-core for the browser tests"
+    (cd "$STCHAT_ROOT/tests/web" && npm ci --no-audit --no-fund >/dev/null)
+fi
 stchat_log "building with tests"
 stchat_build ON
 
