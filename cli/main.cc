@@ -201,7 +201,7 @@ int cmd_feed(int argc, char** argv) {
 }
 
 int cmd_chat(int argc, char** argv) {
-    args a(argc, argv, 2, {}, merged({k_base_options, {"port", "web", "max-text", "history"}}));
+    args a(argc, argv, 2, {}, merged({k_base_options, {"port", "web", "max-text", "history", "allow-origin"}}));
     if (a.help()) {
         std::cout << "Usage: stchat chat [options]\n\n"
                      "Serves chat rooms over WebSocket (RFC 6455) and the web client on one port:\n"
@@ -214,6 +214,8 @@ int cmd_chat(int argc, char** argv) {
                      "  --web DIR          folder of the web client (default: web/ next to build/)\n"
                      "  --max-text N       characters per message (default 4000)\n"
                      "  --history N        events replayed on a join without since (default 50)\n"
+                     "  --allow-origin LIST  comma-separated Origins browsers may connect from, besides\n"
+                     "                     the server's own host and localhost\n"
                      "\nExamples:\n  stchat chat\n  stchat chat --port 8889\n"
                      "  wscat --connect ws://localhost:8888\n";
         return 0;
@@ -225,6 +227,13 @@ int cmd_chat(int argc, char** argv) {
     c.web_root = a.get_or("web", STCHAT_DEFAULT_WEB_ROOT);
     c.max_text = static_cast<size_t>(a.integer("max-text", 4000, 1, 60000));
     c.history = static_cast<int>(a.integer("history", 50, 0, 10000));
+    std::string origins = a.get_or("allow-origin", "");
+    for (size_t start = 0; start < origins.size();) {
+        size_t comma = origins.find(',', start);
+        if (comma == std::string::npos) comma = origins.size();
+        if (comma > start) c.allowed_origins.push_back(origins.substr(start, comma - start));
+        start = comma + 1;
+    }
     install_shutdown_handlers();
     chat::run_chat_server(c);
     return 0;

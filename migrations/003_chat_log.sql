@@ -49,3 +49,36 @@ CREATE TABLE IF NOT EXISTS chat_secret (
 INSERT INTO chat_secret (id, secret)
 VALUES (1, uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()))
 ON CONFLICT DO NOTHING;
+
+-- Private rooms: the first join of a room that has no events yet, with a key, makes it private.
+-- The key is stored salted and hashed (SHA-256), never in clear.
+CREATE TABLE IF NOT EXISTS private_room (
+    room        text        PRIMARY KEY,
+    salt        bytea       NOT NULL,
+    key_hash    bytea       NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- room_access: true when a join of `room_name` with `room_key` (NULL: none) may proceed.
+-- Claims the room as private when a key is given and the room has no events yet; two racing
+-- first joins with different keys: one claims, the other is then refused.
+CREATE OR REPLACE FUNCTION room_access(room_name text, room_stream text, room_key text)
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    r private_room;
+BEGIN
+    IF room_key IS NOT NULL AND room_key <> '' THEN
+        INSERT INTO private_room (room, salt, key_hash)
+        SELECT room_name, s.salt, sha256(s.salt || convert_to(room_key, 'UTF8'))
+        FROM (SELECT uuid_send(gen_random_uuid()) AS salt) s
+        WHERE NOT EXISTS (SELECT 1 FROM event_log l WHERE l.stream = room_stream)
+        ON CONFLICT DO NOTHING;
+    END IF;
+    SELECT * INTO r FROM private_room p WHERE p.room = room_name;
+    IF NOT FOUND THEN
+        RETURN true;
+    END IF;
+    RETURN room_key IS NOT NULL
+       AND sha256(r.salt || convert_to(room_key, 'UTF8')) = r.key_hash;
+END
+$$;

@@ -235,6 +235,11 @@ private:
     // ---- connection lifecycle (Asio thread) ----
     bool on_validate(hdl_t h) {
         auto con = _server.get_con_from_hdl(h);
+        if (!origin_allowed(con->get_request_header("Origin"), con->get_request_header("Host"))) {
+            log::debug(k_component, "refused Origin " + con->get_request_header("Origin"));
+            con->set_status(websocketpp::http::status_code::forbidden);
+            return false;
+        }
         for (const auto& p : con->get_requested_subprotocols()) {
             if (p == k_subprotocol) {
                 con->select_subprotocol(k_subprotocol);
@@ -353,7 +358,23 @@ private:
             }
             since = d["since"].GetInt64();
         }
-        join(h, s, room, since, false);
+        std::string key;
+        if (d.HasMember("key")) {
+            if (!d["key"].IsString()) return error(h, "bad_frame", "'key' must be a string", "join");
+            key = d["key"].GetString();
+        }
+        // The access check runs on the writer thread (it may claim the room), then the join
+        // continues here; a refusal says nothing about the room's content.
+        auto& io = _server.get_io_service();
+        _writer.post([this, h, room, since, key, &io](room_log& rooms) {
+            bool ok = rooms.may_join(room, key);
+            asio::post(io, [this, h, room, since, ok] {
+                auto it = _sessions.find(h);
+                if (it == _sessions.end()) return;
+                if (!ok) return error(h, "forbidden", "private room: wrong or missing key", "join");
+                join(h, it->second, room, since, false);
+            });
+        });
     }
 
     void on_send(hdl_t h, session& s, const rapidjson::Document& d) {
@@ -657,6 +678,26 @@ private:
                 _server.stop();
             }).detach();
         });
+    }
+
+    // Browsers send Origin; other clients usually do not (allowed). Allowed: the server's own
+    // host, localhost, 127.0.0.1, and what --allow-origin lists.
+    bool origin_allowed(const std::string& origin, const std::string& host_header) const {
+        if (origin.empty()) return true;
+        auto scheme = origin.find("://");
+        std::string host = scheme == std::string::npos ? origin : origin.substr(scheme + 3);
+        auto strip_port = [](std::string h) {
+            auto colon = h.rfind(':');
+            if (colon != std::string::npos && h.find(']') == std::string::npos) h = h.substr(0, colon);
+            return h;
+        };
+        std::string bare = strip_port(host);
+        if (bare == "localhost" || bare == "127.0.0.1" || bare == "[::1]") return true;
+        if (!host_header.empty() && bare == strip_port(host_header)) return true;
+        for (const auto& allowed : _config.allowed_origins) {
+            if (allowed == origin || allowed == host || allowed == bare) return true;
+        }
+        return false;
     }
 
     bool take_token(session& s) {

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "stchat/eventstore/event_log.h"
+#include "stchat/eventstore/sql_session.h"
 
 namespace stchat::chat {
 namespace {
@@ -58,10 +59,19 @@ std::string stream_of_room(const std::string& room) {
 
 struct room_log::impl {
     std::unique_ptr<eventstore::event_log> log;
+    std::unique_ptr<eventstore::sql_session> sql;
 };
 
 room_log::room_log(const eventstore::store_config& config)
-    : _impl(std::make_unique<impl>(impl{eventstore::make_event_log(config)})) {}
+    : _impl(std::make_unique<impl>(
+          impl{eventstore::make_event_log(config), eventstore::make_sql_session(config)})) {}
+
+bool room_log::may_join(const std::string& room, const std::string& key) {
+    if (is_feed_room(room)) return true;
+    auto rows = _impl->sql->exec("SELECT room_access($1, $2, nullif($3, ''))",
+                                 {room, stream_of_room(room), key});
+    return rows.at(0).at(0) && *rows[0][0] == "t";
+}
 room_log::~room_log() = default;
 
 std::vector<room_ack> room_log::send_batch(const std::vector<send_request>& sends) {

@@ -298,6 +298,74 @@ BOOST_AUTO_TEST_CASE(feed_rooms_replay_and_stream_the_catalogued_feed_read_only)
                "joining a feed room writes nothing into the feed");
 }
 
+BOOST_AUTO_TEST_CASE(a_private_room_refuses_a_wrong_or_missing_key_and_leaks_nothing) {
+    auto owner = v1("owner");
+    owner->send(R"({"type":"join","room":"secret","key":"open sesame"})");
+    owner->next_of("joined");
+    owner->send(R"({"type":"send","room":"secret","id":"s-1","text":"the plan"})");
+    owner->next_of("ack");
+    auto eve = v1("eve");
+    eve->send(R"({"type":"join","room":"secret"})");
+    auto refused = eve->next_of("error");
+    BOOST_TEST(str(refused, "code") == "forbidden");
+    eve->send(R"({"type":"join","room":"secret","key":"guess"})");
+    BOOST_TEST(str(eve->next_of("error"), "code") == "forbidden");
+    eve->send(R"({"type":"send","room":"secret","id":"e-1","text":"let me in"})");
+    BOOST_TEST(str(eve->next_of("error"), "code") == "not_joined");
+    auto friend_ = v1("friend");
+    friend_->send(R"({"type":"join","room":"secret","key":"open sesame","since":0})");
+    friend_->next_of("joined");
+    bool saw_plan = false;
+    while (!saw_plan) saw_plan = str(friend_->next_of("event"), "text") == "the plan";
+    BOOST_TEST(saw_plan);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM private_room WHERE key_hash <> convert_to('open sesame', 'UTF8')") == 1,
+               "the key is stored hashed");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE data->>'uid' IS NOT NULL AND data->>'user' = 'eve'") == 0,
+               "eve's refused attempts left nothing in the room");
+}
+
+BOOST_AUTO_TEST_CASE(a_foreign_origin_is_refused_and_the_own_host_allowed) {
+    using client_t = ws_client::client_t;
+    auto try_origin = [&](const std::string& origin) {
+        client_t client;
+        client.clear_access_channels(websocketpp::log::alevel::all);
+        client.clear_error_channels(websocketpp::log::elevel::all);
+        client.init_asio();
+        bool opened = false;
+        client.set_open_handler([&](websocketpp::connection_hdl) { opened = true; client.stop(); });
+        client.set_fail_handler([&](websocketpp::connection_hdl) { client.stop(); });
+        websocketpp::lib::error_code ec;
+        auto con = client.get_connection(url(), ec);
+        con->replace_header("Origin", origin);
+        client.connect(con);
+        client.run();
+        return opened;
+    };
+    BOOST_TEST(!try_origin("http://evil.example"), "a page from another site may not connect");
+    BOOST_TEST(try_origin("http://localhost:" + std::to_string(port)));
+    BOOST_TEST(try_origin("http://127.0.0.1:" + std::to_string(port)));
+}
+
+BOOST_AUTO_TEST_CASE(a_flood_is_rate_limited_and_other_users_are_unaffected) {
+    auto flooder = v1("flooder");
+    auto calm = v1("calm");
+    flooder->send(R"({"type":"join","room":"flood"})");
+    flooder->next_of("joined");
+    calm->send(R"({"type":"join","room":"flood"})");
+    calm->next_of("joined");
+    for (int i = 0; i < 120; ++i) {
+        flooder->send(R"({"type":"send","room":"flood","id":"f-)" + std::to_string(i) + R"(","text":"x"})");
+    }
+    auto limited = flooder->next_of("error");
+    BOOST_TEST(str(limited, "code") == "rate_limited");
+    BOOST_TEST(num(limited, "retry_after_ms") > 0);
+    calm->send(R"({"type":"send","room":"flood","id":"c-1","text":"still here"})");
+    BOOST_TEST(num(calm->next_of("ack"), "seq") > 0, "the calm user is served");
+    BOOST_TEST(!flooder->closed(), "a flooder is answered, not disconnected");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE type = 'chat.message' AND data->>'user' = 'flooder'") <= 60,
+               "about the burst got through (40, plus the refill while sending), not 120");
+}
+
 BOOST_AUTO_TEST_CASE(the_server_exits_zero_on_sigterm) {
     server.kill(SIGTERM);
     BOOST_TEST(server.wait() == 0);

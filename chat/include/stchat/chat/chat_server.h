@@ -10,6 +10,7 @@
 // `stchat chat` processes on one database serve the same rooms in the same order.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "stchat/eventstore/store_config.h"
 
@@ -22,6 +23,7 @@ struct chat_config {
     size_t max_text = 4000;        // characters of a message's text
     size_t max_frame = 64 * 1024;  // bytes of one WebSocket frame
     int history = 50;              // events replayed on a join without "since"
+    std::vector<std::string> allowed_origins;  // besides the server's own host and localhost
 };
 
 // Runs until stop_requested() (SIGINT/SIGTERM). Throws if the port cannot be bound.

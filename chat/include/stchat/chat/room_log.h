@@ -76,6 +76,10 @@ public:
     room_ack join(const std::string& room, const author& who, const std::string& request_id);
     room_ack leave(const std::string& room, const author& who, const std::string& request_id);
 
+    // May this join proceed? A key given to a room without events makes it private; a private
+    // room then needs the same key. Feed rooms are open to all.
+    bool may_join(const std::string& room, const std::string& key);
+
     // The room's last seq (0 for a room without events).
     int64_t head(const std::string& room);
 
