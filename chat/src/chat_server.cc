@@ -1,7 +1,9 @@
 // The WebSocket chat server. Threads: one Asio thread owns every session (all session state is
 // touched only there); a writer thread group-commits sends, joins and leaves; a reader thread
 // serves replays; a relay thread tails the log. Results travel back with asio::post.
+#ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
+#endif
 #include <openssl/hmac.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -69,7 +71,7 @@ std::string iso_time(int64_t us) {
     gmtime_r(&secs, &tm);
     char buf[40];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    char out[48];
+    char out[64];
     std::snprintf(out, sizeof out, "%s.%06dZ", buf, static_cast<int>(us % 1000000));
     return out;
 }
@@ -545,36 +547,11 @@ private:
                 position = events.back().position;
                 std::vector<room_event> batch;
                 for (const auto& e : events) {
-                    if (is_feed_room(e.stream)) {
-                        room_event r;
-                        r.room = e.stream;
-                        r.seq = e.stream_seq;
-                        r.kind = e.type;
-                        r.data_json = e.data_json;
-                        r.ts_us = e.source_time_us.value_or(e.recorded_at_us);
-                        r.position = e.position;
-                        batch.push_back(std::move(r));
-                        continue;
+                    try {
+                        if (auto r = room_event_of(e)) batch.push_back(std::move(*r));
+                    } catch (const std::runtime_error& bad) {
+                        log::error(k_component, bad.what());  // skipped, never fatal to the relay
                     }
-                    if (e.stream.rfind("room.", 0) != 0) continue;
-                    rapidjson::Document d;
-                    d.Parse(e.data_json.c_str());
-                    if (d.HasParseError() || !d.IsObject()) continue;
-                    room_event r;
-                    r.room = e.stream.substr(5);
-                    r.seq = e.stream_seq;
-                    r.kind = e.type == "chat.join" ? "join" : e.type == "chat.leave" ? "leave" : "message";
-                    auto str = [&](const char* k) {
-                        auto it = d.FindMember(k);
-                        return it != d.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString()) : std::string();
-                    };
-                    r.user = str("user");
-                    r.uid = str("uid");
-                    r.id = str("id");
-                    r.text = str("text");
-                    r.ts_us = e.recorded_at_us;
-                    r.position = e.position;
-                    batch.push_back(std::move(r));
                 }
                 if (!batch.empty()) {
                     asio::post(_server.get_io_service(), [this, batch = std::move(batch)] {

@@ -125,35 +125,39 @@ int64_t room_log::head(const std::string& room) {
     return _impl->log->stream_head(stream_of_room(room));
 }
 
+std::optional<room_event> room_event_of(const eventstore::recorded_event& e) {
+    room_event r;
+    r.seq = e.stream_seq;
+    r.position = e.position;
+    if (is_feed_room(e.stream)) {
+        r.room = e.stream;
+        r.kind = e.type;
+        r.data_json = e.data_json;
+        r.ts_us = e.source_time_us.value_or(e.recorded_at_us);
+        return r;
+    }
+    if (e.stream.rfind("room.", 0) != 0) return std::nullopt;
+    rapidjson::Document d;
+    d.Parse(e.data_json.c_str());
+    if (d.HasParseError() || !d.IsObject()) {
+        throw std::runtime_error("room event at position " + std::to_string(e.position) +
+                                 " has no JSON object as data");
+    }
+    r.room = e.stream.substr(5);
+    r.kind = e.type == "chat.join" ? "join" : e.type == "chat.leave" ? "leave" : "message";
+    r.user = member(d, "user");
+    r.uid = member(d, "uid");
+    r.id = member(d, "id");
+    r.text = member(d, "text");
+    r.ts_us = e.recorded_at_us;
+    return r;
+}
+
 std::vector<room_event> room_log::read(const std::string& room, int64_t since_seq,
                                        int max_events) {
     std::vector<room_event> out;
     for (const auto& e : _impl->log->read_stream(stream_of_room(room), since_seq, max_events)) {
-        rapidjson::Document d;
-        d.Parse(e.data_json.c_str());
-        if (d.HasParseError() || !d.IsObject()) {
-            throw std::runtime_error("room event at position " + std::to_string(e.position) +
-                                     " has no JSON object as data");
-        }
-        room_event r;
-        r.room = room;
-        r.seq = e.stream_seq;
-        r.position = e.position;
-        if (is_feed_room(room)) {
-            r.kind = e.type;
-            r.data_json = e.data_json;
-            r.ts_us = e.source_time_us.value_or(e.recorded_at_us);
-            out.push_back(std::move(r));
-            continue;
-        }
-        r.kind = e.type == "chat.join" ? "join" : e.type == "chat.leave" ? "leave" : "message";
-        r.user = member(d, "user");
-        r.uid = member(d, "uid");
-        r.id = member(d, "id");
-        r.text = member(d, "text");
-        r.ts_us = e.recorded_at_us;
-        r.position = e.position;
-        out.push_back(std::move(r));
+        if (auto r = room_event_of(e)) out.push_back(std::move(*r));
     }
     return out;
 }

@@ -1,7 +1,9 @@
 #pragma once
 // A small blocking WebSocket client for tests: frames are queued as they arrive and taken with
 // a deadline, so tests wait on conditions, never on sleeps.
+#ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
+#endif
 #include <rapidjson/document.h>
 
 #include <websocketpp/client.hpp>

@@ -13,10 +13,12 @@
 //   read("lobby", 1, 50)                       -> the message at seq 2
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "stchat/eventstore/event_log.h"
 #include "stchat/eventstore/store_config.h"
 
 namespace stchat::chat {
@@ -49,6 +51,10 @@ struct room_event {
     int64_t ts_us = 0; // when it was recorded, microseconds since the epoch
     int64_t position = 0;
 };
+
+// The room event a log event stands for: chat events of "room.<name>" streams and feed messages of
+// the feed streams; nullopt for anything else. One conversion for replays and the live relay.
+std::optional<room_event> room_event_of(const eventstore::recorded_event& e);
 
 struct send_request {
     std::string room;
