@@ -201,13 +201,14 @@ int cmd_feed(int argc, char** argv) {
 }
 
 int cmd_chat(int argc, char** argv) {
-    args a(argc, argv, 2, {}, merged({k_base_options, {"port", "web", "max-text", "history", "allow-origin"}}));
+    args a(argc, argv, 2, {}, merged({k_base_options, {"port", "web", "max-text", "history", "allow-origin", "ping-interval", "idle-timeout", "hello-timeout"}}));
     if (a.help()) {
         std::cout << "Usage: stchat chat [options]\n\n"
                      "Serves chat rooms over WebSocket (RFC 6455) and the web client on one port:\n"
-                     "HTTP GET / (web client), /healthz, and WebSocket upgrades at /. Clients that\n"
-                     "offer the subprotocol stchat.v1 speak the protocol in docs/protocol.md; others\n"
-                     "get the original st-chat behaviour (room lobby, {\"action\": \"message\"...}).\n"
+                     "HTTP GET / (web client), /healthz, /metrics (Prometheus), and WebSocket\n"
+                     "upgrades at /. Clients that offer the subprotocol stchat.v1 speak the protocol\n"
+                     "in docs/protocol.md; others get the original st-chat behaviour (room lobby,\n"
+                     "{\"action\": \"message\"...}). Quiet sessions are pinged; dead ones closed.\n"
                      "Every join, message and exit is stored in the event log exactly once.\n\n"
                   << k_common_help
                   << "  --port N           port (default 8888)\n"
@@ -216,7 +217,13 @@ int cmd_chat(int argc, char** argv) {
                      "  --history N        events replayed on a join without since (default 50)\n"
                      "  --allow-origin LIST  comma-separated Origins browsers may connect from, besides\n"
                      "                     the server's own host and localhost\n"
+                     "  --ping-interval S  ping a session quiet for S seconds (default 20)\n"
+                     "  --idle-timeout S   close a session that sent nothing, not even a pong, for S\n"
+                     "                     seconds, with 1001 (default 60)\n"
+                     "  --hello-timeout S  close a stchat.v1 session without hello after S seconds,\n"
+                     "                     with 1008 (default 10)\n"
                      "\nExamples:\n  stchat chat\n  stchat chat --port 8889\n"
+                     "  curl -s localhost:8888/metrics | grep stchat_chat_sessions\n"
                      "  wscat --connect ws://localhost:8888\n";
         return 0;
     }
@@ -227,6 +234,12 @@ int cmd_chat(int argc, char** argv) {
     c.web_root = a.get_or("web", STCHAT_DEFAULT_WEB_ROOT);
     c.max_text = static_cast<size_t>(a.integer("max-text", 4000, 1, 60000));
     c.history = static_cast<int>(a.integer("history", 50, 0, 10000));
+    auto millis = [&](const char* name, double fallback) {
+        return static_cast<int>(a.number(name, fallback, 0.05) * 1000);
+    };
+    c.ping_interval_ms = millis("ping-interval", 20);
+    c.idle_timeout_ms = millis("idle-timeout", 60);
+    c.hello_timeout_ms = millis("hello-timeout", 10);
     std::string origins = a.get_or("allow-origin", "");
     for (size_t start = 0; start < origins.size();) {
         size_t comma = origins.find(',', start);

@@ -26,6 +26,7 @@
 #include "stchat/chat/chat_server.h"
 #include "stchat/chat/room_log.h"
 #include "stchat/common/log.h"
+#include "stchat/common/metrics.h"
 #include "stchat/common/shutdown.h"
 #include "stchat/eventstore/event_log.h"
 #include "stchat/eventstore/sql_session.h"
@@ -35,11 +36,35 @@ namespace {
 
 constexpr const char* k_component = "chat";
 constexpr const char* k_subprotocol = "stchat.v1";
-constexpr size_t k_max_buffered = 1 << 20;  // a reader further behind is closed (1013)
 
 using server_t = websocketpp::server<websocketpp::config::asio>;
 using hdl_t = websocketpp::connection_hdl;
 using writer_t = rapidjson::Writer<rapidjson::StringBuffer>;
+using steady = std::chrono::steady_clock;
+using frame_t = websocketpp::config::asio::message_type;
+
+// A server-to-client text frame framed once (RFC 6455: FIN + text opcode, unmasked, length) and
+// shared by every session it goes to: a room event fanned out to 1,000 sessions is serialized
+// once, not 1,000 times.
+server_t::message_ptr prepared_text(const std::string& text) {
+    auto msg = std::make_shared<frame_t>(frame_t::con_msg_man_ptr(),
+                                                        websocketpp::frame::opcode::text, 0);
+    std::string header(1, static_cast<char>(0x81));
+    uint64_t n = text.size();
+    if (n < 126) {
+        header.push_back(static_cast<char>(n));
+    } else if (n <= 0xffff) {
+        header.push_back(static_cast<char>(126));
+        for (int i = 1; i >= 0; --i) header.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+    } else {
+        header.push_back(static_cast<char>(127));
+        for (int i = 7; i >= 0; --i) header.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+    }
+    msg->set_header(header);
+    msg->set_payload(text);
+    msg->set_prepared(true);
+    return msg;
+}
 
 std::string json_of(const std::function<void(writer_t&)>& body) {
     rapidjson::StringBuffer buf;
@@ -93,7 +118,8 @@ public:
         std::function<void(room_ack, std::string)> done;  // error text when it failed
     };
 
-    explicit db_thread(const eventstore::store_config& store) : _store(store) {
+    explicit db_thread(const eventstore::store_config& store, std::function<void(size_t)> on_batch = {})
+        : _store(store), _on_batch(std::move(on_batch)) {
         _thread = std::thread([this] { loop(); });
     }
     ~db_thread() {
@@ -137,6 +163,7 @@ private:
                 for (auto& s : sends) batch.push_back(s.request);
                 try {
                     auto acks = with_retry([&] { return rooms.send_batch(batch); });
+                    if (_on_batch) _on_batch(batch.size());
                     for (size_t i = 0; i < sends.size(); ++i) sends[i].done(acks[i], {});
                 } catch (const std::exception& e) {
                     log::error(k_component, std::string("send batch failed: ") + e.what());
@@ -167,6 +194,7 @@ private:
     }
 
     eventstore::store_config _store;
+    std::function<void(size_t)> _on_batch;  // called with the size of each group commit
     std::mutex _mutex;
     std::condition_variable _cv;
     std::vector<pending_send> _sends;
@@ -183,6 +211,9 @@ struct room_state {
 
 struct session {
     uint64_t id = 0;
+    steady::time_point opened = steady::now();
+    steady::time_point last_seen = steady::now();  // last frame or pong from the client
+    steady::time_point last_ping = steady::now();
     bool legacy = false;
     bool greeted = false;
     author who;
@@ -193,10 +224,45 @@ struct session {
     std::chrono::steady_clock::time_point refilled = std::chrono::steady_clock::now();
 };
 
+// What /metrics shows. Counters are atomics: the relay and database threads update some.
+struct chat_metrics {
+    metrics::registry reg;
+    metrics::counter& connections = reg.make_counter("stchat_chat_connections_total", "WebSocket connections opened");
+    metrics::gauge& sessions_v1 = reg.make_gauge("stchat_chat_sessions", "Open WebSocket sessions", R"(protocol="v1")");
+    metrics::gauge& sessions_legacy = reg.make_gauge("stchat_chat_sessions", "Open WebSocket sessions", R"(protocol="legacy")");
+    metrics::counter& frames_received = reg.make_counter("stchat_chat_frames_received_total", "Frames received from clients");
+    metrics::counter& frames_sent = reg.make_counter("stchat_chat_frames_sent_total", "Frames sent to clients");
+    metrics::counter& messages_stored = reg.make_counter("stchat_chat_messages_stored_total", "Messages appended to the log");
+    metrics::counter& duplicates = reg.make_counter("stchat_chat_send_duplicates_total", "Resent messages acked without a new append (dedup hits)");
+    metrics::counter& send_batches = reg.make_counter("stchat_chat_send_batches_total", "Group commits of sends");
+    metrics::histogram& send_latency = reg.make_histogram("stchat_chat_send_latency_seconds", "From a send frame received to its ack sent");
+    metrics::counter& closed_slow = reg.make_counter("stchat_chat_closed_total", "Sessions closed by the server", R"(reason="slow_reader")");
+    metrics::counter& closed_idle = reg.make_counter("stchat_chat_closed_total", "Sessions closed by the server", R"(reason="idle")");
+    metrics::counter& closed_hello = reg.make_counter("stchat_chat_closed_total", "Sessions closed by the server", R"(reason="no_hello")");
+    metrics::gauge& relay_position = reg.make_gauge("stchat_chat_relay_position", "Last log position the relay has read");
+    metrics::gauge& relay_lag = reg.make_gauge("stchat_chat_relay_lag_events", "Log events committed but not yet read by the relay");
+    std::map<std::string, metrics::counter*> errors;
+    chat_metrics() {
+        for (const char* code : {"bad_json", "bad_frame", "unknown_type", "hello_required", "bad_name", "bad_room",
+                                 "not_joined", "forbidden", "read_only", "too_large", "rate_limited", "internal"}) {
+            errors[code] = &reg.make_counter("stchat_chat_errors_total", "Error frames sent, by code",
+                                             std::string("code=\"") + code + "\"");
+        }
+    }
+};
+
+// A room event's frames, built on first use and shared by every session they go to.
+struct event_frames {
+    const room_event& event;
+    server_t::message_ptr v1, legacy;
+};
+
 class chat_server {
 public:
     explicit chat_server(const chat_config& config)
-        : _config(config), _writer(config.store), _reader(config.store) {
+        : _config(config),
+          _writer(config.store, [this](size_t) { _metrics.send_batches.add(); }),
+          _reader(config.store) {
         auto sql = eventstore::make_sql_session(config.store);
         auto rows = sql->exec("SELECT encode(secret, 'hex') FROM chat_secret WHERE id = 1");
         if (rows.empty() || !rows[0][0]) throw std::runtime_error("chat_secret missing: run stchat migrate");
@@ -207,6 +273,8 @@ public:
         _server.set_reuse_addr(true);
         _server.set_max_message_size(config.max_frame);
         _server.set_open_handshake_timeout(5000);
+        _server.set_close_handshake_timeout(5000);
+        _server.set_pong_handler([this](hdl_t h, std::string) { touch(h); });
         _server.set_validate_handler([this](hdl_t h) { return on_validate(h); });
         _server.set_open_handler([this](hdl_t h) { on_open(h); });
         _server.set_close_handler([this](hdl_t h) { on_close(h); });
@@ -220,6 +288,8 @@ public:
         int64_t start = eventstore::make_event_log(_config.store)->head();
         _server.listen(asio::ip::tcp::v4(), _config.port);
         _server.start_accept();
+        _tick = std::make_unique<asio::steady_timer>(_server.get_io_service());
+        schedule_tick();
         log::info(k_component, "listening on port " + std::to_string(_config.port));
         std::thread relay([this, start] { relay_loop(start); });
         std::thread stopper([this] {
@@ -256,6 +326,8 @@ private:
         session& s = _sessions[h];
         s.id = ++_next_session;
         s.legacy = con->get_subprotocol() != k_subprotocol;
+        _metrics.connections.add();
+        (s.legacy ? _metrics.sessions_legacy : _metrics.sessions_v1).add(1);
         if (s.legacy) {
             s.who = {random_uid(), random_name()};
             s.greeted = true;
@@ -267,6 +339,7 @@ private:
         auto it = _sessions.find(h);
         if (it == _sessions.end()) return;
         for (const auto& r : it->second.rooms) leave_room(h, it->second, r.first);
+        (it->second.legacy ? _metrics.sessions_legacy : _metrics.sessions_v1).add(-1);
         _sessions.erase(it);
     }
 
@@ -276,6 +349,12 @@ private:
         if (path == "/healthz") {
             con->set_status(websocketpp::http::status_code::ok);
             con->set_body("ok\n");
+            return;
+        }
+        if (path == "/metrics") {
+            con->set_status(websocketpp::http::status_code::ok);
+            con->append_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+            con->set_body(_metrics.reg.render());
             return;
         }
         if ((path == "/" || path == "/index.html") && !_config.web_root.empty()) {
@@ -297,6 +376,8 @@ private:
         auto it = _sessions.find(h);
         if (it == _sessions.end()) return;
         session& s = it->second;
+        s.last_seen = steady::now();
+        _metrics.frames_received.add();
         rapidjson::Document d;
         d.Parse(m->get_payload().c_str(), m->get_payload().size());
         if (s.legacy) {
@@ -395,6 +476,7 @@ private:
         }
         if (text.find('\0') != std::string::npos) return error(h, "bad_frame", "text has a NUL", id);
         if (!take_token(s)) {
+            _metrics.errors["rate_limited"]->add();
             return send_text(h, json_of([&](writer_t& w) {
                 put(w, "type", "error");
                 put(w, "code", "rate_limited");
@@ -488,9 +570,15 @@ private:
         }
         room_state& st = r->second;
         st.replaying = false;
-        for (const auto& e : replay) deliver(h, s, st, e);
+        for (const auto& e : replay) {
+            event_frames frames{e, nullptr, nullptr};
+            deliver(h, s, st, frames);
+        }
         auto pending = std::move(st.pending);
-        for (const auto& e : pending) deliver(h, s, st, e);
+        for (const auto& e : pending) {
+            event_frames frames{e, nullptr, nullptr};
+            deliver(h, s, st, frames);
+        }
     }
 
     void leave_room(hdl_t h, session& s, const std::string& room) {
@@ -510,9 +598,13 @@ private:
                       const std::string& text) {
         auto& io = _server.get_io_service();
         bool legacy = s.legacy;
-        _writer.send({{room, s.who, id, text}, [this, h, room, id, legacy, &io](room_ack ack, std::string err) {
-                          asio::post(io, [this, h, room, id, legacy, ack, err] {
+        auto received = steady::now();
+        _writer.send({{room, s.who, id, text}, [this, h, room, id, legacy, received, &io](room_ack ack, std::string err) {
+                          if (err.empty()) (ack.duplicate ? _metrics.duplicates : _metrics.messages_stored).add();
+                          asio::post(io, [this, h, room, id, legacy, ack, err, received] {
                               if (legacy || !_sessions.count(h)) return;
+                              _metrics.send_latency.observe(
+                                  std::chrono::duration<double>(steady::now() - received).count());
                               if (!err.empty()) return error(h, "internal", "not stored; send again", id);
                               send_text(h, json_of([&](writer_t& w) {
                                   put(w, "type", "ack");
@@ -541,10 +633,14 @@ private:
                     reported = false;
                 }
                 if (events.empty()) {
+                    _metrics.relay_lag.set(0);
                     log->wait_for_append(std::chrono::milliseconds(500));
                     continue;
                 }
                 position = events.back().position;
+                _metrics.relay_position.set(position);
+                // A full page means the relay is behind: say by how much.
+                _metrics.relay_lag.set(events.size() == 1000 ? std::max<int64_t>(0, log->head() - position) : 0);
                 std::vector<room_event> batch;
                 for (const auto& e : events) {
                     try {
@@ -570,6 +666,7 @@ private:
         if (e.kind == "join") _names[e.room][e.uid] = e.user;
         auto it = _members.find(e.room);
         if (it == _members.end()) return;
+        event_frames frames{e, nullptr, nullptr};
         for (const auto& h : std::set<hdl_t, std::owner_less<hdl_t>>(it->second)) {
             auto s = _sessions.find(h);
             if (s == _sessions.end()) continue;
@@ -578,26 +675,36 @@ private:
             if (r->second.replaying) {
                 r->second.pending.push_back(e);
             } else {
-                deliver(h, s->second, r->second, e);
+                deliver(h, s->second, r->second, frames);
             }
         }
     }
 
-    void deliver(hdl_t h, session& s, room_state& st, const room_event& e) {
+    void deliver(hdl_t h, session& s, room_state& st, event_frames& frames) {
+        const room_event& e = frames.event;
         if (e.seq <= st.last_seq) return;  // already delivered (replay and live overlap)
         st.last_seq = e.seq;
         if (s.legacy) {
-            std::string line = e.kind == "join"    ? e.user + " joined chat."
-                               : e.kind == "leave" ? e.user + " exited chat."
-                                                   : e.user + ": " + e.text;
-            rapidjson::StringBuffer buf;
-            writer_t w(buf);
-            w.String(line.data(), static_cast<rapidjson::SizeType>(line.size()));
-            // Spaced exactly like the original st-chat's frames.
-            send_text(h, std::string("{\"action\": \"message\", \"message\": ") + buf.GetString() + "}");
-            return;
+            if (!frames.legacy) frames.legacy = prepared_text(legacy_frame(e));
+            return send_prepared(h, frames.legacy);
         }
-        send_text(h, json_of([&](writer_t& w) {
+        if (!frames.v1) frames.v1 = prepared_text(v1_frame(e));
+        send_prepared(h, frames.v1);
+    }
+
+    static std::string legacy_frame(const room_event& e) {
+        std::string line = e.kind == "join"    ? e.user + " joined chat."
+                           : e.kind == "leave" ? e.user + " exited chat."
+                                               : e.user + ": " + e.text;
+        rapidjson::StringBuffer buf;
+        writer_t w(buf);
+        w.String(line.data(), static_cast<rapidjson::SizeType>(line.size()));
+        // Spaced exactly like the original st-chat's frames.
+        return std::string("{\"action\": \"message\", \"message\": ") + buf.GetString() + "}";
+    }
+
+    static std::string v1_frame(const room_event& e) {
+        return json_of([&](writer_t& w) {
             put(w, "type", "event");
             put(w, "room", e.room);
             w.Key("seq");
@@ -616,23 +723,76 @@ private:
                 put(w, "text", e.text);
             }
             put(w, "ts", iso_time(e.ts_us));
-        }));
+        });
     }
 
     // ---- helpers ----
-    void send_text(hdl_t h, const std::string& text) {
+    // The connection if it is open and keeping up; a slow reader is closed (1013), never allowed
+    // to grow our memory, and resumes later by `since`.
+    server_t::connection_ptr writable(hdl_t h) {
         websocketpp::lib::error_code ec;
         auto con = _server.get_con_from_hdl(h, ec);
-        if (ec || con->get_state() != websocketpp::session::state::open) return;
-        if (con->get_buffered_amount() > k_max_buffered) {
-            // A slow reader is closed, never allowed to grow our memory; it resumes by `since`.
+        if (ec || con->get_state() != websocketpp::session::state::open) return nullptr;
+        if (con->get_buffered_amount() > _config.max_buffered) {
+            _metrics.closed_slow.add();
             con->close(websocketpp::close::status::try_again_later, "too slow; resume with since", ec);
-            return;
+            return nullptr;
         }
-        con->send(text, websocketpp::frame::opcode::text);
+        return con;
+    }
+
+    void send_text(hdl_t h, const std::string& text) {
+        if (auto con = writable(h)) {
+            if (!con->send(text, websocketpp::frame::opcode::text)) _metrics.frames_sent.add();
+        }
+    }
+
+    void send_prepared(hdl_t h, const server_t::message_ptr& frame) {
+        if (auto con = writable(h)) {
+            if (!con->send(frame)) _metrics.frames_sent.add();
+        }
+    }
+
+    // ---- keepalive: ping quiet sessions, close dead ones ----
+    void touch(hdl_t h) {
+        auto it = _sessions.find(h);
+        if (it != _sessions.end()) it->second.last_seen = steady::now();
+    }
+
+    void schedule_tick() {
+        int every = std::max(50, std::min(_config.ping_interval_ms, _config.idle_timeout_ms) / 4);
+        _tick->expires_after(std::chrono::milliseconds(every));
+        _tick->async_wait([this](const std::error_code& ec) {
+            if (ec) return;
+            check_sessions();
+            schedule_tick();
+        });
+    }
+
+    void check_sessions() {
+        auto now = steady::now();
+        auto ms = [&](steady::time_point t) {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
+        };
+        for (auto& [h, s] : _sessions) {
+            websocketpp::lib::error_code ec;
+            auto con = _server.get_con_from_hdl(h, ec);
+            if (ec || con->get_state() != websocketpp::session::state::open) continue;
+            if (!s.greeted && ms(s.opened) > _config.hello_timeout_ms) {
+                _metrics.closed_hello.add();
+                con->close(websocketpp::close::status::policy_violation, "hello required", ec);
+            } else if (ms(s.last_seen) > _config.idle_timeout_ms) {
+                _metrics.closed_idle.add();
+                con->close(websocketpp::close::status::going_away, "idle timeout", ec);
+            } else if (ms(s.last_seen) >= _config.ping_interval_ms && ms(s.last_ping) >= _config.ping_interval_ms) {
+                s.last_ping = now;
+                con->ping("", ec);
+            }
+        }
     }
 
     void error(hdl_t h, const char* code, const std::string& message, const std::string& ref) {
+        if (auto c = _metrics.errors.find(code); c != _metrics.errors.end()) c->second->add();
         send_text(h, json_of([&](writer_t& w) {
             put(w, "type", "error");
             put(w, "code", code);
@@ -643,6 +803,7 @@ private:
 
     void shutdown() {
         websocketpp::lib::error_code ec;
+        if (_tick) _tick->cancel();
         _server.stop_listening(ec);
         for (auto& s : _sessions) {
             auto con = _server.get_con_from_hdl(s.first, ec);
@@ -754,7 +915,9 @@ private:
     }
 
     const chat_config& _config;
+    chat_metrics _metrics;
     server_t _server;
+    std::unique_ptr<asio::steady_timer> _tick;
     db_thread _writer;
     db_thread _reader;
     std::string _secret;

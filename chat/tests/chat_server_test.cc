@@ -52,44 +52,89 @@ int64_t num(const rapidjson::Document& d, const char* k) {
     return d.HasMember(k) && d[k].IsInt64() ? d[k].GetInt64() : -1;
 }
 
-// Opens a WebSocket by hand, sends one masked text frame with `payload`, returns the close code
-// of the server's close frame (-1 if none came).
-int raw_text_frame_close_code(int port, const std::string& payload) {
+// Opens a WebSocket by hand (RFC 6455 handshake, no subprotocol unless given); -1 on failure.
+int raw_websocket(int port, const std::string& subprotocol = "") {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
-    timeval tv{10, 0};
+    timeval tv{15, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     std::string req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      "Sec-WebSocket-Version: 13\r\n\r\n";
-    ::send(fd, req.data(), req.size(), 0);
+                      "Sec-WebSocket-Version: 13\r\n";
+    if (!subprotocol.empty()) req += "Sec-WebSocket-Protocol: " + subprotocol + "\r\n";
+    req += "\r\n";
+    ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
     std::string in;
-    char buf[4096];
-    while (in.find("\r\n\r\n") == std::string::npos) {
-        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) { ::close(fd); return -1; }
-        in.append(buf, static_cast<size_t>(n));
+    char c;
+    while (in.find("\r\n\r\n") == std::string::npos) {  // byte by byte: leave frames unread
+        if (::recv(fd, &c, 1, 0) != 1) {
+            ::close(fd);
+            return -1;
+        }
+        in.push_back(c);
     }
-    in.erase(0, in.find("\r\n\r\n") + 4);
+    return fd;
+}
+
+// Reads server frames until a close frame; returns its code (-1 if none came). Pings are read
+// and never answered. `pings` counts them.
+int read_until_close(int fd, int* pings = nullptr) {
+    auto read_exact = [&](size_t n, std::string& out) {
+        out.clear();
+        char buf[4096];
+        while (out.size() < n) {
+            ssize_t got = ::recv(fd, buf, std::min(sizeof buf, n - out.size()), 0);
+            if (got <= 0) return false;
+            out.append(buf, static_cast<size_t>(got));
+        }
+        return true;
+    };
+    std::string head, body;
+    while (read_exact(2, head)) {
+        int opcode = static_cast<unsigned char>(head[0]) & 0x0f;
+        uint64_t len = static_cast<unsigned char>(head[1]) & 0x7f;
+        if (len >= 126) {
+            std::string ext;
+            if (!read_exact(len == 126 ? 2 : 8, ext)) break;
+            len = 0;
+            for (unsigned char b : ext) len = (len << 8) | b;
+        }
+        if (!read_exact(len, body)) break;
+        if (opcode == 0x9 && pings) ++*pings;
+        if (opcode == 0x8) {
+            return body.size() < 2 ? -1
+                                   : (static_cast<unsigned char>(body[0]) << 8) | static_cast<unsigned char>(body[1]);
+        }
+    }
+    return -1;
+}
+
+// Opens a WebSocket by hand, sends one masked text frame with `payload`, returns the close code
+// of the server's close frame (-1 if none came).
+int raw_text_frame_close_code(int port, const std::string& payload) {
+    int fd = raw_websocket(port);
+    if (fd < 0) return -1;
     std::string frame;
     frame.push_back(static_cast<char>(0x81));
     frame.push_back(static_cast<char>(0x80 | payload.size()));
     const char mask[4] = {1, 2, 3, 4};
     frame.append(mask, 4);
     for (size_t i = 0; i < payload.size(); ++i) frame.push_back(payload[i] ^ mask[i % 4]);
-    ::send(fd, frame.data(), frame.size(), 0);
-    while (in.size() < 4) {
-        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        in.append(buf, static_cast<size_t>(n));
-    }
+    ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
+    int code = read_until_close(fd);
     ::close(fd);
-    if (in.size() < 4 || (static_cast<unsigned char>(in[0]) & 0x0f) != 0x8) return -1;
-    return (static_cast<unsigned char>(in[2]) << 8) | static_cast<unsigned char>(in[3]);
+    return code;
+}
+
+// The value of one sample line of a Prometheus text page, e.g. `name{label="x"}`; -1 if absent.
+double metric(const std::string& page, const std::string& series) {
+    auto at = page.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(page.substr(at + series.size() + 2));
 }
 
 }  // namespace
@@ -364,6 +409,59 @@ BOOST_AUTO_TEST_CASE(a_flood_is_rate_limited_and_other_users_are_unaffected) {
     BOOST_TEST(!flooder->closed(), "a flooder is answered, not disconnected");
     BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE type = 'chat.message' AND data->>'user' = 'flooder'") <= 60,
                "about the burst got through (40, plus the refill while sending), not 120");
+}
+
+BOOST_AUTO_TEST_CASE(metrics_count_sessions_stored_messages_dedup_hits_and_errors) {
+    auto alice = v1("alice");
+    alice->send(R"({"type":"join","room":"lobby"})");
+    alice->next_of("joined");
+    alice->send(R"({"type":"send","room":"lobby","id":"m-1","text":"hi"})");
+    alice->next_of("ack");
+    alice->send(R"({"type":"send","room":"lobby","id":"m-1","text":"hi"})");
+    alice->next_of("ack");
+    alice->send("{not json");
+    alice->next_of("error");
+    std::string page = http_get(port, "/metrics");
+    BOOST_TEST(page.find("# TYPE stchat_chat_send_latency_seconds histogram") != std::string::npos, page);
+    BOOST_TEST(metric(page, R"(stchat_chat_sessions{protocol="v1"})") == 1, page);
+    BOOST_TEST(metric(page, "stchat_chat_messages_stored_total") == 1, page);
+    BOOST_TEST(metric(page, "stchat_chat_send_duplicates_total") == 1, page);
+    BOOST_TEST(metric(page, R"(stchat_chat_errors_total{code="bad_json"})") == 1, page);
+    BOOST_TEST(metric(page, "stchat_chat_send_latency_seconds_count") == 2, page);
+    BOOST_TEST(http_get(port, "/healthz") == "ok\n");
+}
+
+BOOST_AUTO_TEST_CASE(quiet_sessions_are_pinged_and_kept_dead_ones_are_closed) {
+    int port2 = free_port();
+    child_process quick({stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(port2),
+                         "--ping-interval", "0.2", "--idle-timeout", "1", "--hello-timeout", "1"});
+    quick.start();
+    std::string url2 = "ws://127.0.0.1:" + std::to_string(port2) + "/";
+    wait_until([&] { return http_get(port2, "/healthz") == "ok\n"; }, 20s, "second server up");
+    // A client that answers pings (as browsers do) stays, however long it says nothing.
+    ws_client live(url2, "stchat.v1");
+    live.send(R"({"type":"hello","name":"quiet"})");
+    live.next_of("welcome");
+    BOOST_TEST(live.wait_pings(8, 10s), "the server pings a quiet session every 0.2 s");
+    BOOST_TEST(!live.closed(), "a session that answers pings is kept past the idle timeout");
+    // A peer that never answers is closed with 1001 once the idle timeout passes.
+    int dead = raw_websocket(port2, "stchat.v1");
+    BOOST_REQUIRE(dead >= 0);
+    std::string hello = R"({"type":"hello","name":"gone"})";
+    std::string frame{static_cast<char>(0x81), static_cast<char>(0x80 | hello.size()), 0, 0, 0, 0};
+    frame += hello;  // mask 0: the payload goes as is
+    ::send(dead, frame.data(), frame.size(), MSG_NOSIGNAL);
+    int pings = 0;
+    BOOST_TEST(read_until_close(dead, &pings) == 1001, "closed as idle");
+    BOOST_TEST(pings >= 1, "pinged before being closed");
+    ::close(dead);
+    // A stchat.v1 client that never says hello is closed with 1008.
+    int mute = raw_websocket(port2, "stchat.v1");
+    BOOST_TEST(read_until_close(mute) == 1008, "closed for want of hello");
+    ::close(mute);
+    std::string page = http_get(port2, "/metrics");
+    BOOST_TEST(metric(page, R"(stchat_chat_closed_total{reason="idle"})") == 1, page);
+    BOOST_TEST(metric(page, R"(stchat_chat_closed_total{reason="no_hello"})") == 1, page);
 }
 
 BOOST_AUTO_TEST_CASE(the_server_exits_zero_on_sigterm) {

@@ -33,6 +33,12 @@ public:
             _frames.push_back(m->get_payload());
             _cv.notify_all();
         });
+        _client.set_ping_handler([this](websocketpp::connection_hdl, std::string) {
+            std::lock_guard<std::mutex> lock(_mutex);
+            ++_pings;
+            _cv.notify_all();
+            return true;  // answer with a pong, as browsers do
+        });
         _client.set_open_handler([this](websocketpp::connection_hdl) {
             std::lock_guard<std::mutex> lock(_mutex);
             _open = true;
@@ -98,6 +104,12 @@ public:
         }
     }
 
+    // Waits until the server has pinged this client `n` times in all; false if not in time.
+    bool wait_pings(int n, std::chrono::milliseconds timeout) {
+        std::unique_lock<std::mutex> lock(_mutex);
+        return _cv.wait_for(lock, timeout, [&] { return _pings >= n || _closed; }) && _pings >= n;
+    }
+
     bool closed() {
         std::lock_guard<std::mutex> lock(_mutex);
         return _closed;
@@ -132,6 +144,7 @@ private:
     std::deque<std::string> _frames;
     bool _open = false, _closed = false;
     int _close_code = 0;
+    int _pings = 0;
 };
 
 }  // namespace stchat::testing

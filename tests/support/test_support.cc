@@ -62,6 +62,28 @@ int free_port() {
     return ntohs(addr.sin_port);
 }
 
+std::string http_get(int port, const std::string& path) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return "";
+    }
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    std::string in;
+    char buf[8192];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) in.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    auto body = in.find("\r\n\r\n");
+    return body == std::string::npos ? "" : in.substr(body + 4);
+}
+
 scratch_database::scratch_database(const std::string& label, bool run_migrations) {
     static std::atomic<int> counter{0};
     _name = "t_" + label + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);

@@ -94,4 +94,7 @@ void start_postgres();
 
 int free_port();
 
+// GET http://127.0.0.1:<port><path>; the response body ("" if the request failed).
+std::string http_get(int port, const std::string& path);
+
 }  // namespace stchat::testing

@@ -1,7 +1,8 @@
 #pragma once
 // `stchat chat`: the chat room service over WebSocket (RFC 6455), see docs/protocol.md.
 //
-// One port serves the web client over HTTP, /healthz, and WebSocket upgrades at "/". A client that
+// One port serves the web client over HTTP, /healthz, Prometheus /metrics, and WebSocket upgrades
+// at "/". A client that
 // offers the subprotocol "stchat.v1" speaks v1 (JSON frames with a "type"); one that offers none
 // gets the original st-chat behaviour (random name, room "lobby", {"action":"message",...}).
 //
@@ -24,6 +25,10 @@ struct chat_config {
     size_t max_frame = 64 * 1024;  // bytes of one WebSocket frame
     int history = 50;              // events replayed on a join without "since"
     std::vector<std::string> allowed_origins;  // besides the server's own host and localhost
+    int ping_interval_ms = 20000;  // a session quiet this long is pinged
+    int idle_timeout_ms = 60000;   // a session quiet this long (no frame, no pong) is closed (1001)
+    int hello_timeout_ms = 10000;  // a v1 session without hello this long is closed (1008)
+    size_t max_buffered = 1 << 20; // bytes queued for a slow reader before it is closed (1013)
 };
 
 // Runs until stop_requested() (SIGINT/SIGTERM). Throws if the port cannot be bound.
