@@ -201,7 +201,7 @@ int cmd_feed(int argc, char** argv) {
 }
 
 int cmd_chat(int argc, char** argv) {
-    args a(argc, argv, 2, {}, merged({k_base_options, {"port", "web", "max-text", "history", "allow-origin", "ping-interval", "idle-timeout", "hello-timeout"}}));
+    args a(argc, argv, 2, {}, merged({k_base_options, {"port", "web", "max-text", "history", "allow-origin", "ping-interval", "idle-timeout", "hello-timeout", "rate-limit"}}));
     if (a.help()) {
         std::cout << "Usage: stchat chat [options]\n\n"
                      "Serves chat rooms over WebSocket (RFC 6455) and the web client on one port:\n"
@@ -217,6 +217,7 @@ int cmd_chat(int argc, char** argv) {
                      "  --history N        events replayed on a join without since (default 50)\n"
                      "  --allow-origin LIST  comma-separated Origins browsers may connect from, besides\n"
                      "                     the server's own host and localhost\n"
+                     "  --rate-limit N     sends per second per connection, bursts of 2N (default 20)\n"
                      "  --ping-interval S  ping a session quiet for S seconds (default 20)\n"
                      "  --idle-timeout S   close a session that sent nothing, not even a pong, for S\n"
                      "                     seconds, with 1001 (default 60)\n"
@@ -237,6 +238,7 @@ int cmd_chat(int argc, char** argv) {
     auto millis = [&](const char* name, double fallback) {
         return static_cast<int>(a.number(name, fallback, 0.05) * 1000);
     };
+    c.sends_per_second = a.number("rate-limit", 20, 0.1);
     c.ping_interval_ms = millis("ping-interval", 20);
     c.idle_timeout_ms = millis("idle-timeout", 60);
     c.hello_timeout_ms = millis("hello-timeout", 10);

@@ -12,6 +12,7 @@
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
@@ -41,6 +42,7 @@ using server_t = websocketpp::server<websocketpp::config::asio>;
 using hdl_t = websocketpp::connection_hdl;
 using writer_t = rapidjson::Writer<rapidjson::StringBuffer>;
 using steady = std::chrono::steady_clock;
+constexpr size_t k_max_held = 256;  // frames kept while a join is checked
 using frame_t = websocketpp::config::asio::message_type;
 
 // A server-to-client text frame framed once (RFC 6455: FIN + text opcode, unmasked, length) and
@@ -219,8 +221,12 @@ struct session {
     author who;
     std::map<std::string, room_state> rooms;
     uint64_t next_request = 0;
+    // Frames that came while a join was being checked: handled in order once it is, so a client
+    // may send right after its join without waiting for `joined`.
+    bool join_pending = false;
+    std::deque<std::string> held;
     uint64_t legacy_messages = 0;
-    double tokens = 40;  // rate limit: 20/s, burst 40
+    double tokens = -1;  // rate limit: sends left in the burst (-1: a full burst, set on first use)
     std::chrono::steady_clock::time_point refilled = std::chrono::steady_clock::now();
 };
 
@@ -378,8 +384,30 @@ private:
         session& s = it->second;
         s.last_seen = steady::now();
         _metrics.frames_received.add();
+        if (s.join_pending) {
+            if (s.held.size() >= k_max_held) return error(h, "rate_limited", "too many frames while joining", "");
+            s.held.push_back(m->get_payload());
+            return;
+        }
+        handle_frame(h, s, m->get_payload());
+    }
+
+    // Runs the frames held during a join, until one of them starts another join.
+    void release_held(hdl_t h) {
+        auto it = _sessions.find(h);
+        if (it == _sessions.end()) return;
+        session& s = it->second;
+        s.join_pending = false;
+        while (!s.join_pending && !s.held.empty()) {
+            std::string frame = std::move(s.held.front());
+            s.held.pop_front();
+            handle_frame(h, s, frame);
+        }
+    }
+
+    void handle_frame(hdl_t h, session& s, const std::string& payload) {
         rapidjson::Document d;
-        d.Parse(m->get_payload().c_str(), m->get_payload().size());
+        d.Parse(payload.c_str(), payload.size());
         if (s.legacy) {
             if (d.HasParseError() || !d.IsObject() || !d.HasMember("message") || !d["message"].IsString()) {
                 return;  // the original ignored what it did not understand
@@ -449,13 +477,26 @@ private:
         // The access check runs on the writer thread (it may claim the room), then the join
         // continues here; a refusal says nothing about the room's content.
         auto& io = _server.get_io_service();
+        s.join_pending = true;
         _writer.post([this, h, room, since, key, &io](room_log& rooms) {
-            bool ok = rooms.may_join(room, key);
-            asio::post(io, [this, h, room, since, ok] {
+            bool ok = false, failed = false;
+            try {
+                ok = rooms.may_join(room, key);
+            } catch (const std::exception& e) {
+                failed = true;
+                log::error(k_component, std::string("access check failed: ") + e.what());
+            }
+            asio::post(io, [this, h, room, since, ok, failed] {
                 auto it = _sessions.find(h);
                 if (it == _sessions.end()) return;
-                if (!ok) return error(h, "forbidden", "private room: wrong or missing key", "join");
-                join(h, it->second, room, since, false);
+                if (ok) {
+                    join(h, it->second, room, since, false);
+                } else if (failed) {
+                    error(h, "internal", "the join failed; join again", "join");
+                } else {
+                    error(h, "forbidden", "private room: wrong or missing key", "join");
+                }
+                release_held(h);
             });
         });
     }
@@ -483,7 +524,7 @@ private:
                 put(w, "message", "too many sends");
                 put(w, "ref", id);
                 w.Key("retry_after_ms");
-                w.Int(50);
+                w.Int(static_cast<int>(std::ceil((1.0 - s.tokens) * 1000 / _config.sends_per_second)));
             }));
         }
         send_message(h, s, room, id, text);
@@ -838,11 +879,13 @@ private:
         return false;
     }
 
+    // A token bucket per connection: `sends_per_second`, bursts of twice that.
     bool take_token(session& s) {
+        double burst = 2 * _config.sends_per_second;
         auto now = std::chrono::steady_clock::now();
         double secs = std::chrono::duration<double>(now - s.refilled).count();
         s.refilled = now;
-        s.tokens = std::min(40.0, s.tokens + secs * 20.0);
+        s.tokens = s.tokens < 0 ? burst : std::min(burst, s.tokens + secs * _config.sends_per_second);
         if (s.tokens < 1.0) return false;
         s.tokens -= 1.0;
         return true;

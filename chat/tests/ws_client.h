@@ -104,6 +104,15 @@ public:
         }
     }
 
+    // Cuts the connection like a network drop: TCP closed, no close handshake. Returns once the
+    // client has seen its end.
+    void drop() {
+        auto con = _con;
+        _client.get_io_service().post([con] { con->terminate(websocketpp::lib::error_code()); });
+        std::unique_lock<std::mutex> lock(_mutex);
+        _cv.wait_for(lock, std::chrono::seconds(10), [&] { return _closed; });
+    }
+
     // Waits until the server has pinged this client `n` times in all; false if not in time.
     bool wait_pings(int n, std::chrono::milliseconds timeout) {
         std::unique_lock<std::mutex> lock(_mutex);

@@ -29,6 +29,7 @@ struct chat_config {
     int idle_timeout_ms = 60000;   // a session quiet this long (no frame, no pong) is closed (1001)
     int hello_timeout_ms = 10000;  // a v1 session without hello this long is closed (1008)
     size_t max_buffered = 1 << 20; // bytes queued for a slow reader before it is closed (1013)
+    double sends_per_second = 20;  // per connection; bursts of twice as many are allowed
 };
 
 // Runs until stop_requested() (SIGINT/SIGTERM). Throws if the port cannot be bound.
