@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <algorithm>
 #include <regex>
 #include <set>
 #include <thread>
@@ -409,6 +410,34 @@ BOOST_AUTO_TEST_CASE(a_flood_is_rate_limited_and_other_users_are_unaffected) {
     BOOST_TEST(!flooder->closed(), "a flooder is answered, not disconnected");
     BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE type = 'chat.message' AND data->>'user' = 'flooder'") <= 60,
                "about the burst got through (40, plus the refill while sending), not 120");
+}
+
+BOOST_AUTO_TEST_CASE(a_send_right_after_a_join_waits_for_the_join_and_is_acked) {
+    auto alice = v1("alice");
+    alice->send(R"({"type":"join","room":"pipelined"})");
+    alice->send(R"({"type":"send","room":"pipelined","id":"p-1","text":"no waiting"})");
+    std::vector<std::string> types;
+    while (types.size() < 4) {
+        rapidjson::Document d;
+        d.Parse(alice->next().c_str());
+        types.push_back(str(d, "type"));
+        if (types.back() == "ack") BOOST_TEST(num(d, "seq") == 2, "the join is seq 1, the message seq 2");
+    }
+    // The ack may come before `joined` (it answers the send); events always come after it.
+    auto joined_at = std::find(types.begin(), types.end(), "joined");
+    BOOST_TEST((joined_at != types.end() && std::find(types.begin(), joined_at, "event") == joined_at),
+               "joined comes before the room's events");
+    BOOST_TEST(std::count(types.begin(), types.end(), "ack") == 1);
+    BOOST_TEST(std::count(types.begin(), types.end(), "error") == 0);
+    // A send held behind a refused join is answered not_joined, after the refusal.
+    auto bob = v1("bob");
+    bob->send(R"({"type":"join","room":"vault","key":"right"})");
+    bob->next_of("joined");
+    auto eve = v1("eve");
+    eve->send(R"({"type":"join","room":"vault","key":"wrong"})");
+    eve->send(R"({"type":"send","room":"vault","id":"e-1","text":"let me in"})");
+    BOOST_TEST(str(eve->next_of("error"), "code") == "forbidden");
+    BOOST_TEST(str(eve->next_of("error"), "code") == "not_joined");
 }
 
 BOOST_AUTO_TEST_CASE(metrics_count_sessions_stored_messages_dedup_hits_and_errors) {
