@@ -37,6 +37,10 @@ export STCHAT_TEST_DATABASE="postgresql://stchat@127.0.0.1:$pgport/stchat"
 export STCHAT_TEST_PG_STOP="$pg_ctl_cmd -m immediate -w stop >/dev/null"
 export STCHAT_TEST_PG_START="$pg_ctl_cmd -w -t 60 -l $pgdir/server.log -o '-p $pgport -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off' start >/dev/null"
 
+# What tests leave for people to look at (screenshots of the web client).
+export STCHAT_ARTIFACTS="$STCHAT_ROOT/build/test-artifacts"
+mkdir -p "$STCHAT_ARTIFACTS"
+
 stchat_log "running tests"
 cd "$STCHAT_ROOT/build"
 ctest --output-on-failure -j2 --timeout 900 "$@"
