@@ -7,7 +7,9 @@
 #include <map>
 
 #include "args.h"
+#include "stchat/bench/chat_bench.h"
 #include "stchat/bench/ingest_bench.h"
+#include "stchat/chat/broadcast_server.h"
 #include "stchat/chat/chat_server.h"
 #include "stchat/common/log.h"
 #include "stchat/common/shutdown.h"
@@ -42,6 +44,7 @@ Commands:
   feed KIND      publish simulated feed messages (KIND: sport_event | execution)
   chat           serve the chat rooms over WebSocket and the web client (port 8888)
   bench ingest   measure the catalogue rate against a naive and a ceiling baseline
+  bench chat     measure chat delivery (frames/s, latency) against a plain broadcast
 
 Examples:
   stchat migrate --database postgresql://stchat@127.0.0.1:15432/stchat
@@ -254,9 +257,9 @@ int cmd_chat(int argc, char** argv) {
     return 0;
 }
 
-int cmd_bench(int argc, char** argv) {
-    args a(argc, argv, 2, {}, merged({k_base_options, {"nats", "messages", "naive", "runs"}}));
-    if (a.help() || a.positional().size() != 1 || a.positional()[0] != "ingest") {
+int cmd_bench_ingest(int argc, char** argv) {
+    args a(argc, argv, 3, {}, merged({k_base_options, {"nats", "messages", "naive", "runs"}}));
+    if (a.help() || !a.positional().empty()) {
         std::cout << "Usage: stchat bench ingest [options]\n\n"
                      "Loads N messages into a bench stream (STCHAT_BENCH), then measures on the\n"
                      "same messages, in one run:\n"
@@ -283,6 +286,77 @@ int cmd_bench(int argc, char** argv) {
     install_shutdown_handlers();
     bench::run_ingest_bench(c);
     return 0;
+}
+
+int cmd_bench_chat(int argc, char** argv) {
+    args a(argc, argv, 3, {}, merged({k_base_options, {"users", "rooms", "rate", "seconds", "runs", "idle", "idle-rooms"}}));
+    if (a.help() || !a.positional().empty()) {
+        std::cout << "Usage: stchat bench chat [options]\n\n"
+                     "Starts a `stchat chat` on a scratch database <yours>_bench_chat and a plain\n"
+                     "in-memory broadcast server (the same frames, nothing stored: the baseline),\n"
+                     "connects U users in R rooms to each, and sends S messages/s in all for T seconds,\n"
+                     "alternating the two servers; every room member receives every message. Then\n"
+                     "opens N idle connections to the chat server and reads its memory (RSS).\n"
+                     "Reports delivered frames/s and send->receive latency; medians of the runs.\n"
+                     "Last line: chat: F frames/s delivered, p50 a ms, p99 b ms, p999 c ms;\n"
+                     "           plain broadcast: G frames/s, p99 d ms\n\n"
+                  << k_common_help
+                  << "  --users U          connected users per server (default 1000)\n"
+                     "  --rooms R          rooms, users spread evenly (default 1)\n"
+                     "  --rate S           sends per second in all (default 200)\n"
+                     "  --seconds T        sending time per run (default 10)\n"
+                     "  --runs N           runs of each server; medians reported (default 3)\n"
+                     "  --idle N           idle connections for the memory figure, 0 to skip (default 10000)\n"
+                     "  --idle-rooms N     rooms the idle connections join (default 100)\n"
+                     "\nExamples:\n  stchat bench chat\n"
+                     "  stchat bench chat --users 100 --rooms 10 --rate 500 --idle 0\n";
+        return a.help() ? 0 : 2;
+    }
+    apply_base(a);
+    bench::chat_bench_config c;
+    c.store = store_of(a);
+    c.users = static_cast<int>(a.integer("users", c.users, 1, 100000));
+    c.rooms = static_cast<int>(a.integer("rooms", c.rooms, 1, 100000));
+    c.sends_per_second = a.number("rate", c.sends_per_second, 0.1);
+    c.seconds = a.number("seconds", c.seconds, 0.1);
+    c.runs = static_cast<int>(a.integer("runs", c.runs, 1, 100));
+    c.idle = static_cast<int>(a.integer("idle", c.idle, 0, 1000000));
+    c.idle_rooms = static_cast<int>(a.integer("idle-rooms", c.idle_rooms, 1, 1000000));
+    if (c.rooms > c.users) throw usage_error("--rooms cannot exceed --users");
+    install_shutdown_handlers();
+    bench::run_chat_bench(c);
+    return 0;
+}
+
+int cmd_bench_broadcast(int argc, char** argv) {
+    args a(argc, argv, 3, {}, merged({k_base_options, {"port"}}));
+    if (a.help() || !a.positional().empty()) {
+        std::cout << "Usage: stchat bench broadcast-server [--port N]\n\n"
+                     "The baseline server of `stchat bench chat`: speaks the stchat.v1 frames (hello,\n"
+                     "join, send -> event to every room member) but stores nothing and acks nothing.\n\n"
+                     "  --port N           port (default 8890)\n"
+                     "\nExamples:\n  stchat bench broadcast-server --port 8890\n";
+        return a.help() ? 0 : 2;
+    }
+    apply_base(a);
+    chat::broadcast_config c;
+    c.port = static_cast<uint16_t>(a.integer("port", 8890, 1, 65535));
+    install_shutdown_handlers();
+    chat::run_broadcast_server(c);
+    return 0;
+}
+
+int cmd_bench(int argc, char** argv) {
+    std::string what = argc > 2 ? argv[2] : "";
+    if (what == "ingest") return cmd_bench_ingest(argc, argv);
+    if (what == "chat") return cmd_bench_chat(argc, argv);
+    if (what == "broadcast-server") return cmd_bench_broadcast(argc, argv);
+    std::cout << "Usage: stchat bench <ingest|chat|broadcast-server> [options]\n\n"
+                 "  ingest            catalogue rate vs a naive and a ceiling baseline\n"
+                 "  chat              chat delivery rate and latency vs a plain broadcast server\n"
+                 "  broadcast-server  the plain broadcast server (the chat bench starts it itself)\n"
+                 "\nExamples:\n  stchat bench ingest --help\n  stchat bench chat\n";
+    return what == "--help" || what == "-h" ? 0 : 2;
 }
 
 }  // namespace

@@ -26,11 +26,13 @@
 
 #include "stchat/chat/chat_server.h"
 #include "stchat/chat/room_log.h"
+#include "stchat/common/limits.h"
 #include "stchat/common/log.h"
 #include "stchat/common/metrics.h"
 #include "stchat/common/shutdown.h"
 #include "stchat/eventstore/event_log.h"
 #include "stchat/eventstore/sql_session.h"
+#include "ws_frames.h"
 
 namespace stchat::chat {
 namespace {
@@ -38,35 +40,11 @@ namespace {
 constexpr const char* k_component = "chat";
 constexpr const char* k_subprotocol = "stchat.v1";
 
-using server_t = websocketpp::server<websocketpp::config::asio>;
 using hdl_t = websocketpp::connection_hdl;
 using writer_t = rapidjson::Writer<rapidjson::StringBuffer>;
 using steady = std::chrono::steady_clock;
 constexpr size_t k_max_held = 256;  // frames kept while a join is checked
-using frame_t = websocketpp::config::asio::message_type;
 
-// A server-to-client text frame framed once (RFC 6455: FIN + text opcode, unmasked, length) and
-// shared by every session it goes to: a room event fanned out to 1,000 sessions is serialized
-// once, not 1,000 times.
-server_t::message_ptr prepared_text(const std::string& text) {
-    auto msg = std::make_shared<frame_t>(frame_t::con_msg_man_ptr(),
-                                                        websocketpp::frame::opcode::text, 0);
-    std::string header(1, static_cast<char>(0x81));
-    uint64_t n = text.size();
-    if (n < 126) {
-        header.push_back(static_cast<char>(n));
-    } else if (n <= 0xffff) {
-        header.push_back(static_cast<char>(126));
-        for (int i = 1; i >= 0; --i) header.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-    } else {
-        header.push_back(static_cast<char>(127));
-        for (int i = 7; i >= 0; --i) header.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-    }
-    msg->set_header(header);
-    msg->set_payload(text);
-    msg->set_prepared(true);
-    return msg;
-}
 
 std::string json_of(const std::function<void(writer_t&)>& body) {
     rapidjson::StringBuffer buf;
@@ -277,6 +255,11 @@ public:
         _server.clear_error_channels(websocketpp::log::elevel::all);
         _server.init_asio();
         _server.set_reuse_addr(true);
+        // Small frames go out at once: Nagle's algorithm would hold them for the peer's delayed ACK.
+        _server.set_tcp_post_init_handler([this_ = &_server](websocketpp::connection_hdl h) {
+            std::error_code ec;
+            this_->get_con_from_hdl(h)->get_socket().set_option(asio::ip::tcp::no_delay(true), ec);
+        });
         _server.set_max_message_size(config.max_frame);
         _server.set_open_handshake_timeout(5000);
         _server.set_close_handshake_timeout(5000);
@@ -291,6 +274,10 @@ public:
     void run() {
         // The relay starts at the head as it is before the first connection is accepted: every
         // later event is delivered live, every earlier one is in a join's replay.
+        long files = raise_open_files_limit();
+        if (files >= 0 && files < 4096) {
+            log::warn(k_component, "open files limit is " + std::to_string(files) + ": at most that many connections");
+        }
         int64_t start = eventstore::make_event_log(_config.store)->head();
         _server.listen(asio::ip::tcp::v4(), _config.port);
         _server.start_accept();

@@ -1,0 +1,351 @@
+#include "stchat/bench/chat_bench.h"
+
+#ifndef ASIO_STANDALONE
+#define ASIO_STANDALONE
+#endif
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <websocketpp/client.hpp>
+#include <websocketpp/config/asio_no_tls_client.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "stchat/common/limits.h"
+#include "stchat/common/log.h"
+#include "stchat/common/shutdown.h"
+#include "stchat/eventstore/migrations.h"
+#include "stchat/eventstore/sql_session.h"
+
+namespace stchat::bench {
+namespace {
+
+constexpr const char* k_component = "bench";
+using client_t = websocketpp::client<websocketpp::config::asio_client>;
+using hdl_t = websocketpp::connection_hdl;
+using clock_t_ = std::chrono::steady_clock;
+
+int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_t_::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// A server the bench starts: this same executable with other arguments.
+class server_process {
+public:
+    explicit server_process(std::vector<std::string> args) {
+        char self[4096];
+        ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0) throw std::runtime_error("cannot find the stchat executable");
+        self[n] = '\0';
+        args.insert(args.begin(), self);
+        _pid = ::fork();
+        if (_pid == 0) {
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(self, argv.data());
+            _exit(127);
+        }
+    }
+    ~server_process() { stop(); }
+    void stop() {
+        if (_pid <= 0) return;
+        ::kill(_pid, SIGTERM);
+        ::waitpid(_pid, nullptr, 0);
+        _pid = -1;
+    }
+    // Resident memory in MiB, from /proc/<pid>/status.
+    double rss_mib() const {
+        std::ifstream in("/proc/" + std::to_string(_pid) + "/status");
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+        }
+        return -1;
+    }
+
+private:
+    pid_t _pid = -1;
+};
+
+int free_port() {
+    asio::io_context io;
+    asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    return a.local_endpoint().port();
+}
+
+void wait_healthy(int port, const std::string& what) {
+    auto deadline = clock_t_::now() + std::chrono::seconds(30);
+    asio::io_context io;
+    for (;;) {
+        try {
+            asio::ip::tcp::socket s(io);
+            s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)));
+            return;
+        } catch (const std::exception&) {
+            if (clock_t_::now() > deadline) throw std::runtime_error(what + " did not start");
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));  // retry the connect
+        }
+    }
+}
+
+// Many WebSocket users on one client endpoint (one I/O thread). Each says hello, joins its room,
+// and then receives; message events are timed against the send time their text carries.
+class load_client {
+public:
+    load_client() {
+        _client.clear_access_channels(websocketpp::log::alevel::all);
+        _client.clear_error_channels(websocketpp::log::elevel::all);
+        _client.init_asio();
+        _client.start_perpetual();
+        // Small frames go out at once: Nagle's algorithm would hold them for the peer's delayed ACK.
+        _client.set_tcp_post_init_handler([this_ = &_client](websocketpp::connection_hdl h) {
+            std::error_code ec;
+            this_->get_con_from_hdl(h)->get_socket().set_option(asio::ip::tcp::no_delay(true), ec);
+        });
+        _client.set_open_handler([this](hdl_t h) {
+            websocketpp::lib::error_code ec;
+            _client.send(h, R"({"type":"hello","name":"bench"})", websocketpp::frame::opcode::text, ec);
+        });
+        _client.set_fail_handler([this](hdl_t) { ++_failed; });
+        _client.set_close_handler([this](hdl_t) { ++_closed; });
+        _client.set_message_handler([this](hdl_t h, client_t::message_ptr m) { on_frame(h, m->get_payload()); });
+        _thread = std::thread([this] { _client.run(); });
+    }
+    ~load_client() {
+        _client.stop_perpetual();
+        _client.stop();
+        _thread.join();
+    }
+
+    // Opens `count` connections into rooms first_room + (i % rooms); returns once all joined.
+    std::vector<hdl_t> connect(const std::string& url, int count, int rooms, const std::string& room_prefix) {
+        std::vector<hdl_t> out;
+        int target = _joined + count;
+        for (int i = 0; i < count; ++i) {
+            // At most 500 handshakes in flight: the server's listen backlog is finite.
+            while (static_cast<int>(out.size()) - (_joined - (target - count)) > 500 && !_failed) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            websocketpp::lib::error_code ec;
+            auto con = _client.get_connection(url, ec);
+            if (ec) throw std::runtime_error("bench connect: " + ec.message());
+            con->add_subprotocol("stchat.v1");
+            {
+                std::lock_guard<std::mutex> lock(_mutex);
+                _room_of[con->get_handle()] = room_prefix + std::to_string(i % rooms);
+            }
+            out.push_back(con->get_handle());
+            _client.connect(con);
+        }
+        auto deadline = clock_t_::now() + std::chrono::seconds(120);
+        while (_joined < target) {
+            if (_failed || clock_t_::now() > deadline) {
+                throw std::runtime_error("bench: " + std::to_string(_joined - (target - count)) + " of " +
+                                         std::to_string(count) + " joined, " + std::to_string(_failed.load()) +
+                                         " failed to connect");
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return out;
+    }
+
+    void send(hdl_t h, const std::string& text) {
+        websocketpp::lib::error_code ec;
+        _client.send(h, text, websocketpp::frame::opcode::text, ec);
+    }
+
+    void start_recording() {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _latencies_ns.clear();
+        _delivered = 0;
+        _recording = true;
+    }
+    int64_t delivered() const { return _delivered; }
+    int64_t last_delivery_ns() const { return _last_ns; }
+    std::vector<int64_t> stop_recording() {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _recording = false;
+        return std::move(_latencies_ns);
+    }
+    int errors() const { return _errors; }
+    int closed() const { return _closed; }
+
+private:
+    void on_frame(hdl_t h, const std::string& f) {
+        if (f.compare(0, 15, R"({"type":"event")") == 0) {
+            if (f.find(R"("kind":"message")") == std::string::npos) return;
+            auto at = f.find(R"("text":"t)");
+            if (at == std::string::npos) return;
+            int64_t sent = std::strtoll(f.c_str() + at + 9, nullptr, 10);
+            int64_t now = now_ns();
+            std::lock_guard<std::mutex> lock(_mutex);
+            if (!_recording) return;
+            _latencies_ns.push_back(now - sent);
+            _last_ns = now;
+            ++_delivered;
+        } else if (f.compare(0, 17, R"({"type":"welcome")") == 0) {
+            std::string room;
+            {
+                std::lock_guard<std::mutex> lock(_mutex);
+                room = _room_of[h];
+            }
+            websocketpp::lib::error_code ec;
+            _client.send(h, R"({"type":"join","room":")" + room + R"("})", websocketpp::frame::opcode::text, ec);
+        } else if (f.compare(0, 16, R"({"type":"joined")") == 0) {
+            ++_joined;
+        } else if (f.compare(0, 15, R"({"type":"error")") == 0) {
+            if (++_errors <= 3) log::warn(k_component, "error frame: " + f);
+        }
+    }
+
+    client_t _client;
+    std::thread _thread;
+    std::mutex _mutex;
+    std::map<hdl_t, std::string, std::owner_less<hdl_t>> _room_of;
+    std::vector<int64_t> _latencies_ns;
+    bool _recording = false;
+    std::atomic<int64_t> _delivered{0}, _last_ns{0};
+    std::atomic<int> _joined{0}, _failed{0}, _closed{0}, _errors{0};
+};
+
+struct run_result {
+    double frames_per_second = 0, p50_ms = 0, p99_ms = 0, p999_ms = 0;
+};
+
+// One measured run: S sends/s for `seconds`, round-robin over the users; waits for every frame
+// (each send reaches every member of its room) or 10 s after the last send.
+run_result measure(load_client& client, const std::vector<hdl_t>& users, const chat_bench_config& c,
+                   const std::string& run_tag) {
+    int64_t sends = static_cast<int64_t>(c.sends_per_second * c.seconds);
+    int64_t per_room = users.size() / c.rooms;  // users are spread evenly when rooms divide them
+    int64_t expected = 0;
+    client.start_recording();
+    auto start = clock_t_::now();
+    int64_t start_ns = now_ns();
+    for (int64_t n = 0; n < sends && !stop_requested(); ++n) {
+        std::this_thread::sleep_until(start + std::chrono::nanoseconds(static_cast<int64_t>(n * 1e9 / c.sends_per_second)));
+        size_t u = static_cast<size_t>(n % static_cast<int64_t>(users.size()));
+        int room = static_cast<int>(u % c.rooms);
+        expected += per_room + (static_cast<int64_t>(users.size() % c.rooms) > room ? 1 : 0);
+        client.send(users[u], R"({"type":"send","room":"bench-)" + std::to_string(room) + R"(","id":")" + run_tag + "-" +
+                                  std::to_string(n) + R"(","text":"t)" + std::to_string(now_ns()) + R"("})");
+    }
+    auto deadline = clock_t_::now() + std::chrono::seconds(10);
+    while (client.delivered() < expected && clock_t_::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling a counter, not syncing
+    }
+    int64_t delivered = client.delivered();
+    auto lat = client.stop_recording();
+    if (delivered < expected) {
+        log::warn(k_component, run_tag + ": " + std::to_string(delivered) + " of " + std::to_string(expected) +
+                                   " frames arrived within 10 s of the last send");
+    }
+    run_result r;
+    double secs = static_cast<double>(client.last_delivery_ns() - start_ns) / 1e9;
+    r.frames_per_second = secs > 0 ? static_cast<double>(delivered) / secs : 0;
+    std::sort(lat.begin(), lat.end());
+    auto pct = [&](double p) {
+        return lat.empty() ? 0.0 : static_cast<double>(lat[static_cast<size_t>(p * static_cast<double>(lat.size() - 1))]) / 1e6;
+    };
+    r.p50_ms = pct(0.50);
+    r.p99_ms = pct(0.99);
+    r.p999_ms = pct(0.999);
+    return r;
+}
+
+}  // namespace
+
+chat_bench_result run_chat_bench(const chat_bench_config& c) {
+    long files = raise_open_files_limit();
+    if (files < c.users * 2 + c.idle + 100) {
+        throw std::runtime_error("open files limit " + std::to_string(files) + " is too low for " +
+                                 std::to_string(c.users * 2 + c.idle) + " connections");
+    }
+    auto admin = eventstore::make_sql_session(c.store);
+    std::string db = *admin->exec("SELECT current_database()").at(0).at(0) + "_bench_chat";
+    admin->exec_nontx("DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
+    admin->exec_nontx("CREATE DATABASE \"" + db + "\"");
+    auto store = eventstore::with_database(c.store, db);
+    eventstore::migrate(store);
+
+    int chat_port = free_port(), plain_port = free_port();
+    server_process chat({"chat", "--database", store.database, "--port", std::to_string(chat_port),
+                         "--rate-limit", "1000", "--log-level", "warn"});
+    server_process plain({"bench", "broadcast-server", "--port", std::to_string(plain_port)});
+    wait_healthy(chat_port, "stchat chat");
+    wait_healthy(plain_port, "broadcast server");
+
+    chat_bench_result res;
+    {
+        load_client client;
+        std::printf("connecting %d users in %d room(s) to each server\n", c.users, c.rooms);
+        std::fflush(stdout);
+        auto chat_users = client.connect("ws://127.0.0.1:" + std::to_string(chat_port) + "/", c.users, c.rooms, "bench-");
+        auto plain_users = client.connect("ws://127.0.0.1:" + std::to_string(plain_port) + "/", c.users, c.rooms, "bench-");
+        std::vector<run_result> chat_runs, plain_runs;
+        for (int run = 1; run <= c.runs && !stop_requested(); ++run) {
+            for (bool is_chat : {true, false}) {
+                auto r = measure(client, is_chat ? chat_users : plain_users, c,
+                                 "r" + std::to_string(run) + (is_chat ? "c" : "p"));
+                std::printf("run %d %-16s %9.0f frames/s  p50 %7.2f ms  p99 %7.2f ms  p999 %7.2f ms\n", run,
+                            is_chat ? "chat:" : "plain broadcast:", r.frames_per_second, r.p50_ms, r.p99_ms, r.p999_ms);
+                std::fflush(stdout);
+                (is_chat ? chat_runs : plain_runs).push_back(r);
+            }
+        }
+        auto med = [](const std::vector<run_result>& runs, double run_result::*field) {
+            std::vector<double> v;
+            for (const auto& r : runs) v.push_back(r.*field);
+            return median(v);
+        };
+        res.chat_frames_per_second = med(chat_runs, &run_result::frames_per_second);
+        res.chat_p50_ms = med(chat_runs, &run_result::p50_ms);
+        res.chat_p99_ms = med(chat_runs, &run_result::p99_ms);
+        res.chat_p999_ms = med(chat_runs, &run_result::p999_ms);
+        res.plain_frames_per_second = med(plain_runs, &run_result::frames_per_second);
+        res.plain_p99_ms = med(plain_runs, &run_result::p99_ms);
+        if (client.errors() > 0) std::printf("error frames received: %d\n", client.errors());
+    }
+    plain.stop();
+
+    if (c.idle > 0 && !stop_requested()) {
+        load_client idle_client;
+        double before = chat.rss_mib();
+        auto t0 = clock_t_::now();
+        idle_client.connect("ws://127.0.0.1:" + std::to_string(chat_port) + "/", c.idle, c.idle_rooms, "idle-");
+        double secs = std::chrono::duration<double>(clock_t_::now() - t0).count();
+        res.idle_rss_mib = chat.rss_mib();
+        std::printf("idle: %d connections joined to %d rooms in %.1f s; chat server RSS %.0f MiB (%.0f MiB before, "
+                    "%.1f KiB per connection)\n",
+                    c.idle, c.idle_rooms, secs, res.idle_rss_mib, before,
+                    (res.idle_rss_mib - before) * 1024.0 / c.idle);
+    }
+    chat.stop();
+    admin->exec_nontx("DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
+    std::printf("medians of %d runs, %d users, %d room(s), %.0f sends/s; chat/plain frames %.2f\n", c.runs, c.users,
+                c.rooms, c.sends_per_second,
+                res.plain_frames_per_second > 0 ? res.chat_frames_per_second / res.plain_frames_per_second : 0);
+    std::printf("chat: %.0f frames/s delivered, p50 %.2f ms, p99 %.2f ms, p999 %.2f ms; plain broadcast: %.0f frames/s, "
+                "p99 %.2f ms\n",
+                res.chat_frames_per_second, res.chat_p50_ms, res.chat_p99_ms, res.chat_p999_ms,
+                res.plain_frames_per_second, res.plain_p99_ms);
+    std::fflush(stdout);
+    return res;
+}
+
+}  // namespace stchat::bench
