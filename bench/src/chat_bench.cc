@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <websocketpp/client.hpp>
+#include <websocketpp/concurrency/none.hpp>
 #include <websocketpp/config/asio_no_tls_client.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -30,7 +32,23 @@ namespace stchat::bench {
 namespace {
 
 constexpr const char* k_component = "bench";
-using client_t = websocketpp::client<websocketpp::config::asio_client>;
+// The load client runs every WebSocket call on its one I/O thread (sends are posted there), so
+// it needs no strands or locks: the less CPU it takes, the less it disturbs the servers.
+struct client_config : websocketpp::config::asio_client {
+    using type = client_config;
+    using base = websocketpp::config::asio_client;
+    using concurrency_type = websocketpp::concurrency::none;
+    using elog_type = websocketpp::log::basic<concurrency_type, websocketpp::log::elevel>;
+    using alog_type = websocketpp::log::basic<concurrency_type, websocketpp::log::alevel>;
+    struct transport_config : base::transport_config {
+        using concurrency_type = type::concurrency_type;
+        using alog_type = type::alog_type;
+        using elog_type = type::elog_type;
+        static const bool enable_multithreading = false;
+    };
+    using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
+};
+using client_t = websocketpp::client<client_config>;
 using hdl_t = websocketpp::connection_hdl;
 using clock_t_ = std::chrono::steady_clock;
 
@@ -127,8 +145,10 @@ public:
         _thread = std::thread([this] { _client.run(); });
     }
     ~load_client() {
-        _client.stop_perpetual();
-        _client.stop();
+        asio::post(_client.get_io_service(), [this] {
+            _client.stop_perpetual();
+            _client.stop();
+        });
         _thread.join();
     }
 
@@ -141,16 +161,21 @@ public:
             while (static_cast<int>(out.size()) - (_joined - (target - count)) > 500 && !_failed) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
             }
-            websocketpp::lib::error_code ec;
-            auto con = _client.get_connection(url, ec);
-            if (ec) throw std::runtime_error("bench connect: " + ec.message());
-            con->add_subprotocol("stchat.v1");
-            {
-                std::lock_guard<std::mutex> lock(_mutex);
-                _room_of[con->get_handle()] = room_prefix + std::to_string(i % rooms);
-            }
-            out.push_back(con->get_handle());
-            _client.connect(con);
+            std::promise<hdl_t> made;
+            std::string room = room_prefix + std::to_string(i % rooms);
+            asio::post(_client.get_io_service(), [&] {
+                websocketpp::lib::error_code ec;
+                auto con = _client.get_connection(url, ec);
+                if (ec) {
+                    made.set_exception(std::make_exception_ptr(std::runtime_error("bench connect: " + ec.message())));
+                    return;
+                }
+                con->add_subprotocol("stchat.v1");
+                _room_of[con->get_handle()] = room;
+                _client.connect(con);
+                made.set_value(con->get_handle());
+            });
+            out.push_back(made.get_future().get());
         }
         auto deadline = clock_t_::now() + std::chrono::seconds(120);
         while (_joined < target) {
@@ -164,9 +189,11 @@ public:
         return out;
     }
 
-    void send(hdl_t h, const std::string& text) {
-        websocketpp::lib::error_code ec;
-        _client.send(h, text, websocketpp::frame::opcode::text, ec);
+    void send(hdl_t h, std::string text) {
+        asio::post(_client.get_io_service(), [this, h, text = std::move(text)] {
+            websocketpp::lib::error_code ec;
+            _client.send(h, text, websocketpp::frame::opcode::text, ec);
+        });
     }
 
     void start_recording() {
@@ -199,11 +226,7 @@ private:
             _last_ns = now;
             ++_delivered;
         } else if (f.compare(0, 17, R"({"type":"welcome")") == 0) {
-            std::string room;
-            {
-                std::lock_guard<std::mutex> lock(_mutex);
-                room = _room_of[h];
-            }
+            std::string room = _room_of[h];
             websocketpp::lib::error_code ec;
             _client.send(h, R"({"type":"join","room":")" + room + R"("})", websocketpp::frame::opcode::text, ec);
         } else if (f.compare(0, 16, R"({"type":"joined")") == 0) {
@@ -216,7 +239,7 @@ private:
     client_t _client;
     std::thread _thread;
     std::mutex _mutex;
-    std::map<hdl_t, std::string, std::owner_less<hdl_t>> _room_of;
+    std::map<hdl_t, std::string, std::owner_less<hdl_t>> _room_of;  // I/O thread only
     std::vector<int64_t> _latencies_ns;
     bool _recording = false;
     std::atomic<int64_t> _delivered{0}, _last_ns{0};

@@ -191,6 +191,7 @@ struct room_state {
 
 struct session {
     uint64_t id = 0;
+    server_t::connection_ptr con;  // held until on_close erases the session
     steady::time_point opened = steady::now();
     steady::time_point last_seen = steady::now();  // last frame or pong from the client
     steady::time_point last_ping = steady::now();
@@ -318,6 +319,7 @@ private:
         auto con = _server.get_con_from_hdl(h);
         session& s = _sessions[h];
         s.id = ++_next_session;
+        s.con = con;
         s.legacy = con->get_subprotocol() != k_subprotocol;
         _metrics.connections.add();
         (s.legacy ? _metrics.sessions_legacy : _metrics.sessions_v1).add(1);
@@ -537,8 +539,9 @@ private:
     // pending events with a higher seq follow. Each event is delivered once: seq > last_seq.
     void join(hdl_t h, session& s, const std::string& room, std::optional<int64_t> since, bool quiet) {
         bool again = s.rooms.count(room) > 0;
-        s.rooms[room] = room_state{};
-        _members[room].insert(h);
+        room_state& state = s.rooms[room];
+        state = room_state{};
+        _members[room][h] = member{&s, &state};
         bool feed = is_feed_room(room);
         bool first = !feed && !again && _presence[room][s.who.uid]++ == 0;
         author who = s.who;
@@ -600,12 +603,12 @@ private:
         st.replaying = false;
         for (const auto& e : replay) {
             event_frames frames{e, nullptr, nullptr};
-            deliver(h, s, st, frames);
+            deliver(s, st, frames);
         }
         auto pending = std::move(st.pending);
         for (const auto& e : pending) {
             event_frames frames{e, nullptr, nullptr};
-            deliver(h, s, st, frames);
+            deliver(s, st, frames);
         }
     }
 
@@ -695,29 +698,27 @@ private:
         auto it = _members.find(e.room);
         if (it == _members.end()) return;
         event_frames frames{e, nullptr, nullptr};
-        for (const auto& h : std::set<hdl_t, std::owner_less<hdl_t>>(it->second)) {
-            auto s = _sessions.find(h);
-            if (s == _sessions.end()) continue;
-            auto r = s->second.rooms.find(e.room);
-            if (r == s->second.rooms.end()) continue;
-            if (r->second.replaying) {
-                r->second.pending.push_back(e);
+        // Nothing below changes _members: sessions come and go in handlers that run later.
+        for (auto& entry : it->second) {
+            member& m = entry.second;
+            if (m.state->replaying) {
+                m.state->pending.push_back(e);
             } else {
-                deliver(h, s->second, r->second, frames);
+                deliver(*m.sess, *m.state, frames);
             }
         }
     }
 
-    void deliver(hdl_t h, session& s, room_state& st, event_frames& frames) {
+    void deliver(session& s, room_state& st, event_frames& frames) {
         const room_event& e = frames.event;
         if (e.seq <= st.last_seq) return;  // already delivered (replay and live overlap)
         st.last_seq = e.seq;
         if (s.legacy) {
             if (!frames.legacy) frames.legacy = prepared_text(legacy_frame(e));
-            return send_prepared(h, frames.legacy);
+            return send_prepared(s, frames.legacy);
         }
         if (!frames.v1) frames.v1 = prepared_text(v1_frame(e));
-        send_prepared(h, frames.v1);
+        send_prepared(s, frames.v1);
     }
 
     static std::string legacy_frame(const room_event& e) {
@@ -760,7 +761,11 @@ private:
     server_t::connection_ptr writable(hdl_t h) {
         websocketpp::lib::error_code ec;
         auto con = _server.get_con_from_hdl(h, ec);
-        if (ec || con->get_state() != websocketpp::session::state::open) return nullptr;
+        return ec ? nullptr : writable(con);
+    }
+    server_t::connection_ptr writable(const server_t::connection_ptr& con) {
+        websocketpp::lib::error_code ec;
+        if (!con || con->get_state() != websocketpp::session::state::open) return nullptr;
         if (con->get_buffered_amount() > _config.max_buffered) {
             _metrics.closed_slow.add();
             con->close(websocketpp::close::status::try_again_later, "too slow; resume with since", ec);
@@ -775,8 +780,8 @@ private:
         }
     }
 
-    void send_prepared(hdl_t h, const server_t::message_ptr& frame) {
-        if (auto con = writable(h)) {
+    void send_prepared(session& s, const server_t::message_ptr& frame) {
+        if (auto con = writable(s.con)) {
             if (!con->send(frame)) _metrics.frames_sent.add();
         }
     }
@@ -952,7 +957,13 @@ private:
     db_thread _reader;
     std::string _secret;
     std::map<hdl_t, session, std::owner_less<hdl_t>> _sessions;
-    std::map<std::string, std::set<hdl_t, std::owner_less<hdl_t>>> _members;
+    // room -> its sessions on this process. The pointers stay valid while the entry exists:
+    // sessions and their room_state live in std::map nodes, erased only after the entry is.
+    struct member {
+        session* sess;
+        room_state* state;
+    };
+    std::map<std::string, std::map<hdl_t, member, std::owner_less<hdl_t>>> _members;
     std::map<std::string, std::map<std::string, int>> _presence;  // room -> uid -> connections
     std::map<std::string, std::map<std::string, std::string>> _names;
     std::mt19937_64 _rng{std::random_device{}()};
