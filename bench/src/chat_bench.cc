@@ -4,6 +4,7 @@
 #define ASIO_STANDALONE
 #endif
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,6 +73,7 @@ public:
         args.insert(args.begin(), self);
         _pid = ::fork();
         if (_pid == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a bench stopped hard stops its servers too
             std::vector<char*> argv;
             for (auto& a : args) argv.push_back(a.data());
             argv.push_back(nullptr);

@@ -113,51 +113,66 @@ public:
     void post(db_task task) {
         {
             std::lock_guard<std::mutex> lock(_mutex);
-            _tasks.push_back(std::move(task));
+            _queue.push_back(work{std::move(task), {}});
         }
         _cv.notify_all();
     }
     void send(pending_send s) {
         {
             std::lock_guard<std::mutex> lock(_mutex);
-            _sends.push_back(std::move(s));
+            _queue.push_back(work{{}, std::move(s)});
         }
         _cv.notify_all();
     }
 
 private:
+    // A task or a send, kept in arrival order: a join posted before a send commits before it.
+    struct work {
+        db_task task;
+        pending_send send;
+    };
+
     void loop() {
         room_log rooms(_store);
         for (;;) {
-            std::vector<pending_send> sends;
-            std::deque<db_task> tasks;
+            std::deque<work> queue;
             {
                 std::unique_lock<std::mutex> lock(_mutex);
-                _cv.wait(lock, [&] { return _closing || !_sends.empty() || !_tasks.empty(); });
-                if (_closing && _sends.empty() && _tasks.empty()) return;
-                sends.swap(_sends);
-                tasks.swap(_tasks);
+                _cv.wait(lock, [&] { return _closing || !_queue.empty(); });
+                if (_closing && _queue.empty()) return;
+                queue.swap(_queue);
             }
-            if (!sends.empty()) {
-                std::vector<send_request> batch;
-                for (auto& s : sends) batch.push_back(s.request);
-                try {
-                    auto acks = with_retry([&] { return rooms.send_batch(batch); });
-                    if (_on_batch) _on_batch(batch.size());
-                    for (size_t i = 0; i < sends.size(); ++i) sends[i].done(acks[i], {});
-                } catch (const std::exception& e) {
-                    log::error(k_component, std::string("send batch failed: ") + e.what());
-                    for (auto& s : sends) s.done({}, e.what());
+            // Consecutive sends are committed together (group commit); a task ends the group.
+            std::vector<pending_send> sends;
+            for (auto& w : queue) {
+                if (!w.task) {
+                    sends.push_back(std::move(w.send));
+                    continue;
                 }
-            }
-            for (auto& t : tasks) {
+                commit(rooms, sends);
                 try {
-                    t(rooms);
+                    w.task(rooms);
                 } catch (const std::exception& e) {
                     log::error(k_component, std::string("database task failed: ") + e.what());
                 }
             }
+            commit(rooms, sends);
         }
+    }
+
+    void commit(room_log& rooms, std::vector<pending_send>& sends) {
+        if (sends.empty()) return;
+        std::vector<send_request> batch;
+        for (auto& s : sends) batch.push_back(s.request);
+        try {
+            auto acks = with_retry([&] { return rooms.send_batch(batch); });
+            if (_on_batch) _on_batch(batch.size());
+            for (size_t i = 0; i < sends.size(); ++i) sends[i].done(acks[i], {});
+        } catch (const std::exception& e) {
+            log::error(k_component, std::string("send batch failed: ") + e.what());
+            for (auto& s : sends) s.done({}, e.what());
+        }
+        sends.clear();
     }
 
     // Transient failures (Postgres restarting) are retried: appends are idempotent by their keys.
@@ -177,8 +192,7 @@ private:
     std::function<void(size_t)> _on_batch;  // called with the size of each group commit
     std::mutex _mutex;
     std::condition_variable _cv;
-    std::vector<pending_send> _sends;
-    std::deque<db_task> _tasks;
+    std::deque<work> _queue;
     bool _closing = false;
     std::thread _thread;
 };

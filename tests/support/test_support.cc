@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -134,6 +135,9 @@ void child_process::start() {
     pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
+        // A test that dies (abort, timeout kill) takes its servers with it: no stray processes
+        // holding ports and databases for the next run.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = _log_path.empty() ? -1 : ::open(_log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             ::dup2(fd, 1);
