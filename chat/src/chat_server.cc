@@ -198,6 +198,7 @@ private:
 };
 
 struct room_state {
+    uint64_t generation = 0;  // which join of the session this state belongs to
     int64_t last_seq = 0;   // the last seq delivered to this session
     bool replaying = true;  // live events wait in `pending` until the replay is delivered
     std::vector<room_event> pending;
@@ -555,6 +556,7 @@ private:
         bool again = s.rooms.count(room) > 0;
         room_state& state = s.rooms[room];
         state = room_state{};
+        state.generation = ++s.next_request;
         _members[room][h] = member{&s, &state};
         bool feed = is_feed_room(room);
         bool first = !feed && !again && _presence[room][s.who.uid]++ == 0;
@@ -562,69 +564,127 @@ private:
         std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) + ":" +
                               std::to_string(_boot);
         int history = _config.history;
-        auto& io = _server.get_io_service();
-        auto after_join = [this, h, room, since, history, quiet, &io]() {
-            _reader.post([this, h, room, since, history, quiet, &io](room_log& rooms) {
-                int64_t head = rooms.head(room);
-                int64_t from = since ? *since : (quiet ? head : std::max<int64_t>(0, head - history));
-                std::vector<room_event> replay;
-                for (;;) {
-                    auto page = rooms.read(room, from, 1000);
-                    if (page.empty()) break;
-                    from = page.back().seq;
-                    for (auto& e : page) replay.push_back(std::move(e));
-                }
-                asio::post(io, [this, h, room, head, replay = std::move(replay)]() mutable {
-                    replay_done(h, room, head, std::move(replay));
-                });
-            });
+        uint64_t generation = state.generation;
+        // Where the replay starts: after `since`; else the last `history` events; a legacy
+        // client (quiet) starts at its own join, as in the original.
+        auto start = [this, h, room, since, history, quiet, generation](room_log& rooms, int64_t own_join) {
+            int64_t head = rooms.head(room);
+            int64_t from = since ? *since
+                           : quiet ? (own_join > 0 ? own_join - 1 : head)
+                                   : std::max<int64_t>(0, head - history);
+            read_page(rooms, {h, room, generation, from, head, true});
         };
         if (first) {
-            _writer.post([who, room, request, after_join](room_log& rooms) {
-                rooms.join(room, who, request);
-                after_join();
+            _writer.post([this, who, room, request, start](room_log& rooms) {
+                int64_t seq = rooms.join(room, who, request).seq;
+                _reader.post([start, seq](room_log& r) { start(r, seq); });
             });
         } else {
-            after_join();
+            _reader.post([start](room_log& r) { start(r, 0); });
         }
     }
 
-    void replay_done(hdl_t h, const std::string& room, int64_t head, std::vector<room_event> replay) {
-        auto it = _sessions.find(h);
-        if (it == _sessions.end()) return;
-        session& s = it->second;
-        auto r = s.rooms.find(room);
-        if (r == s.rooms.end()) return;
-        if (!s.legacy) {
-            std::vector<std::string> names;
-            for (const auto& p : _presence[room]) {
-                if (p.second > 0) names.push_back(name_of(room, p.first));
+    // A replay goes page by page, each page read on the reader thread and delivered here, and
+    // the next one is read only when the client has taken most of what was sent: a client that
+    // joins with since=0 in a long room is fed at its own pace, never closed as slow, and the
+    // server never holds the whole history in memory.
+    struct replay_cursor {
+        hdl_t h;
+        std::string room;
+        uint64_t generation;  // the join this replay belongs to (a later join starts its own)
+        int64_t after;        // seq the next page starts after
+        int64_t head;         // the room's head when the join was read
+        bool first;
+    };
+    static constexpr int k_replay_page = 200;
+
+    void read_page(room_log& rooms, replay_cursor c) {
+        std::vector<room_event> page;
+        bool failed = false;
+        try {
+            page = rooms.read(c.room, c.after, k_replay_page);
+        } catch (const std::exception& e) {
+            failed = true;
+            log::error(k_component, std::string("replay failed: ") + e.what());
+        }
+        asio::post(_server.get_io_service(), [this, c, failed, page = std::move(page)]() mutable {
+            replay_page(c, failed, std::move(page));
+        });
+    }
+
+    room_state* replay_state(const replay_cursor& c, session** out) {
+        auto it = _sessions.find(c.h);
+        if (it == _sessions.end()) return nullptr;
+        auto r = it->second.rooms.find(c.room);
+        if (r == it->second.rooms.end() || r->second.generation != c.generation) return nullptr;
+        *out = &it->second;
+        return &r->second;
+    }
+
+    void replay_page(replay_cursor c, bool failed, std::vector<room_event> page) {
+        session* sp = nullptr;
+        room_state* st = replay_state(c, &sp);
+        if (!st) return;  // gone, left, or joined again
+        session& s = *sp;
+        if (failed) {
+            // Leave the room so that the client's join can simply be repeated.
+            leave_room(c.h, s, c.room);
+            s.rooms.erase(c.room);
+            return error(c.h, "internal", "the join failed; join again", "join");
+        }
+        if (c.first) {
+            st->last_seq = c.after;  // live events up to here are the client's already
+            if (!s.legacy) {
+                std::vector<std::string> names;
+                for (const auto& p : _presence[c.room]) {
+                    if (p.second > 0) names.push_back(name_of(c.room, p.first));
+                }
+                send_text(c.h, json_of([&](writer_t& w) {
+                    put(w, "type", "joined");
+                    put(w, "room", c.room);
+                    w.Key("head");
+                    w.Int64(std::max(c.head, page.empty() ? c.head : page.back().seq));
+                    w.Key("members");
+                    w.StartArray();
+                    for (const auto& n : names) w.String(n.c_str());
+                    w.EndArray();
+                }));
             }
-            send_text(h, json_of([&](writer_t& w) {
-                put(w, "type", "joined");
-                put(w, "room", room);
-                w.Key("head");
-                w.Int64(std::max(head, replay.empty() ? head : replay.back().seq));
-                w.Key("members");
-                w.StartArray();
-                for (const auto& n : names) w.String(n.c_str());
-                w.EndArray();
-            }));
-        } else if (!replay.empty()) {
-            r->second.last_seq = replay.front().seq - 1;
+            c.first = false;
         }
-        room_state& st = r->second;
-        st.replaying = false;
-        for (const auto& e : replay) {
+        bool more = static_cast<int>(page.size()) == k_replay_page;
+        for (const auto& e : page) {
+            if (buffered(s) > _config.max_buffered / 2) {
+                more = true;  // the rest of this page comes again with the next read
+                break;
+            }
             event_frames frames{e, nullptr, nullptr};
-            deliver(s, st, frames);
+            deliver(s, *st, frames);
+            c.after = e.seq;
         }
-        auto pending = std::move(st.pending);
+        if (more) return continue_replay(c);
+        st->replaying = false;
+        auto pending = std::move(st->pending);
         for (const auto& e : pending) {
             event_frames frames{e, nullptr, nullptr};
-            deliver(s, st, frames);
+            deliver(s, *st, frames);
         }
     }
+
+    // Reads the next page once the client has drained its buffer below a quarter of the bound.
+    void continue_replay(replay_cursor c) {
+        session* sp = nullptr;
+        if (!replay_state(c, &sp)) return;
+        if (buffered(*sp) <= _config.max_buffered / 4) {
+            return _reader.post([this, c](room_log& rooms) { read_page(rooms, c); });
+        }
+        auto timer = std::make_shared<asio::steady_timer>(_server.get_io_service(), std::chrono::milliseconds(10));
+        timer->async_wait([this, c, timer](const std::error_code& ec) {
+            if (!ec) continue_replay(c);
+        });
+    }
+
+    size_t buffered(const session& s) const { return s.con ? s.con->get_buffered_amount() : 0; }
 
     void leave_room(hdl_t h, session& s, const std::string& room) {
         _members[room].erase(h);

@@ -54,8 +54,10 @@ int64_t num(const rapidjson::Document& d, const char* k) {
 }
 
 // Opens a WebSocket by hand (RFC 6455 handshake, no subprotocol unless given); -1 on failure.
-int raw_websocket(int port, const std::string& subprotocol = "") {
+// `receive_buffer` > 0 shrinks the socket's receive buffer (a reader that falls behind soon).
+int raw_websocket(int port, const std::string& subprotocol = "", int receive_buffer = 0) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -129,6 +131,20 @@ int raw_text_frame_close_code(int port, const std::string& payload) {
     int code = read_until_close(fd);
     ::close(fd);
     return code;
+}
+
+// A client's text frame, masked with a zero key (the payload goes as is).
+std::string masked_text_frame(const std::string& text) {
+    std::string f{static_cast<char>(0x81)};
+    if (text.size() < 126) {
+        f.push_back(static_cast<char>(0x80 | text.size()));
+    } else {
+        f.push_back(static_cast<char>(0x80 | 126));
+        f.push_back(static_cast<char>(text.size() >> 8));
+        f.push_back(static_cast<char>(text.size() & 0xff));
+    }
+    f.append(4, '\0');
+    return f + text;
 }
 
 // The value of one sample line of a Prometheus text page, e.g. `name{label="x"}`; -1 if absent.
@@ -491,6 +507,64 @@ BOOST_AUTO_TEST_CASE(quiet_sessions_are_pinged_and_kept_dead_ones_are_closed) {
     std::string page = http_get(port2, "/metrics");
     BOOST_TEST(metric(page, R"(stchat_chat_closed_total{reason="idle"})") == 1, page);
     BOOST_TEST(metric(page, R"(stchat_chat_closed_total{reason="no_hello"})") == 1, page);
+}
+
+BOOST_AUTO_TEST_CASE(a_reader_that_stops_reading_is_closed_and_never_stalls_its_room) {
+    int port2 = free_port();
+    child_process roomy({stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(port2),
+                         "--rate-limit", "100000", "--max-text", "60000"});
+    roomy.start();
+    wait_until([&] { return http_get(port2, "/healthz") == "ok\n"; }, 20s, "server up");
+    std::string url2 = "ws://127.0.0.1:" + std::to_string(port2) + "/";
+    // The slow reader joins, then never reads a byte.
+    int slow = raw_websocket(port2, "stchat.v1", 4096);
+    BOOST_REQUIRE(slow >= 0);
+    for (const std::string f : {R"({"type":"hello","name":"sloth"})", R"({"type":"join","room":"busy"})"}) {
+        std::string frame = masked_text_frame(f);
+        ::send(slow, frame.data(), frame.size(), MSG_NOSIGNAL);
+    }
+    auto reader = std::make_unique<ws_client>(url2, "stchat.v1");
+    reader->send(R"({"type":"hello","name":"reader"})");
+    reader->next_of("welcome");
+    reader->send(R"({"type":"join","room":"busy"})");
+    reader->next_of("joined");
+    ws_client writer(url2, "stchat.v1");
+    writer.send(R"({"type":"hello","name":"writer"})");
+    writer.next_of("welcome");
+    writer.send(R"({"type":"join","room":"busy"})");
+    writer.next_of("joined");
+    std::string text(50000, 'z');
+    int sent = 0;
+    auto slow_closed = [&] {
+        return metric(http_get(port2, "/metrics"), R"(stchat_chat_closed_total{reason="slow_reader"})") == 1;
+    };
+    while (!slow_closed() && sent < 2000) {
+        writer.send(R"({"type":"send","room":"busy","id":"z-)" + std::to_string(sent) + R"(","text":")" + text + R"("})");
+        BOOST_REQUIRE(num(writer.next_of("ack"), "seq") > 0);  // the room keeps going
+        ++sent;
+    }
+    BOOST_TEST(slow_closed(), "the reader that stopped reading was closed after " << sent << " messages");
+    BOOST_TEST_MESSAGE("slow reader closed after " << sent << " messages of 50,000 characters");
+    // Everyone else got every message.
+    std::set<std::string> got;
+    while (static_cast<int>(got.size()) < sent) {
+        auto e = reader->next_of("event");
+        if (str(e, "kind") == "message") got.insert(str(e, "id"));
+    }
+    BOOST_TEST(static_cast<int>(got.size()) == sent);
+    ::close(slow);
+    // The slow reader comes back with since and gets everything, in order.
+    ws_client back(url2, "stchat.v1");
+    back.send(R"({"type":"hello","name":"sloth"})");
+    back.next_of("welcome");
+    back.send(R"({"type":"join","room":"busy","since":0})");
+    back.next_of("joined");
+    int messages = 0;
+    for (int64_t seq = 1; messages < sent; ++seq) {
+        auto e = back.next_of("event");
+        BOOST_REQUIRE(num(e, "seq") == seq);
+        messages += str(e, "kind") == "message";
+    }
 }
 
 BOOST_AUTO_TEST_CASE(the_server_exits_zero_on_sigterm) {
