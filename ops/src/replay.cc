@@ -5,7 +5,12 @@
 #include <cerrno>
 #include <climits>
 #include <ctime>
+#include <condition_variable>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "stchat/common/shutdown.h"
 #include "stchat/eventstore/event_log.h"
@@ -44,6 +49,140 @@ auto guarded(F&& body) -> decltype(body()) {
         throw eventstore::store_error(eventstore::failure::permanent, e.what());
     }
 }
+
+void format(const pqxx::result& page, replay_format fmt, time_text& times, std::string& buf) {
+    for (const auto& row : page) {
+        if (fmt == replay_format::jsonl) {
+            buf += "{\"position\":";
+            buf += row[0].c_str();
+            buf += ",\"stream\":";
+            json_string(buf, row[1].c_str(), row[1].size());
+            buf += ",\"stream_seq\":";
+            buf += row[2].c_str();
+            buf += ",\"type\":";
+            json_string(buf, row[3].c_str(), row[3].size());
+            buf += ",\"recorded_at\":\"";
+            buf += times.iso(row[4].as<int64_t>());
+            buf += "\",\"source_time\":";
+            if (row[5].is_null()) {
+                buf += "null";
+            } else {
+                buf += '"';
+                buf += times.iso(row[5].as<int64_t>());
+                buf += '"';
+            }
+            buf += ",\"data\":";
+            buf.append(row[6].c_str(), row[6].size());
+            buf += ",\"metadata\":";
+            buf.append(row[7].c_str(), row[7].size());
+            if (!row[8].is_null()) {
+                buf += ",\"payload_hex\":\"";
+                buf.append(row[8].c_str(), row[8].size());
+                buf += '"';
+            }
+            buf += "}\n";
+        } else {
+            // pretty: one readable line per event
+            //   #42  2026-11-28T05:50:00.123456Z  feed.sport_event#21  sport_event  {"sport": ...}
+            buf += '#';
+            buf += row[0].c_str();
+            buf += "  ";
+            buf += times.iso(row[4].as<int64_t>());
+            buf += "  ";
+            buf.append(row[1].c_str(), row[1].size());
+            buf += '#';
+            buf += row[2].c_str();
+            buf += "  ";
+            buf.append(row[3].c_str(), row[3].size());
+            buf += "  ";
+            buf.append(row[6].c_str(), row[6].size());
+            if (!row[8].is_null()) {
+                buf += "  payload=";
+                buf.append(row[8].c_str(), row[8].size());
+            }
+            buf += '\n';
+        }
+    }
+}
+
+// Fetches position ranges [lo + k*size, lo + (k+1)*size) on several connections at once, handed
+// out in order by take(k). Postgres's jsonb-to-text output is the replay's bottleneck; two
+// backends use both cores. At most two ranges per thread wait in memory.
+class range_fetcher {
+public:
+    range_fetcher(const replay_config& c, std::string sql, std::optional<std::string> filter, int64_t lo,
+                  int64_t hi, int threads)
+        : _config(c), _sql(std::move(sql)), _filter(std::move(filter)), _lo(lo), _hi(hi),
+          _count((hi - lo) / c.page + 1), _threads(threads) {
+        for (int t = 0; t < threads; ++t) _workers.emplace_back([this, t] { work(t); });
+    }
+    ~range_fetcher() {
+        {
+            std::lock_guard<std::mutex> lock(_mutex);
+            _stop = true;
+        }
+        _cv.notify_all();
+        for (auto& w : _workers) w.join();
+    }
+    int64_t count() const { return _count; }
+
+    pqxx::result take(int64_t k) {
+        std::unique_lock<std::mutex> lock(_mutex);
+        _cv.wait(lock, [&] { return _ready.count(k) > 0; });
+        auto slot = std::move(_ready[k]);
+        _ready.erase(k);
+        _taken = k + 1;
+        _cv.notify_all();
+        if (slot.error) std::rethrow_exception(slot.error);
+        return slot.rows;
+    }
+
+private:
+    struct slot {
+        pqxx::result rows;
+        std::exception_ptr error;
+    };
+
+    void work(int t) {
+        std::unique_ptr<pqxx::connection> conn;
+        for (int64_t k = t; k < _count; k += _threads) {
+            {
+                std::unique_lock<std::mutex> lock(_mutex);
+                _cv.wait(lock, [&] { return _stop || k < _taken + 2 * _threads; });
+                if (_stop) return;
+            }
+            slot s;
+            try {
+                s.rows = guarded([&] {
+                    if (!conn) conn = std::make_unique<pqxx::connection>(_config.store.database);
+                    pqxx::read_transaction tx(*conn);
+                    int64_t a = _lo + k * _config.page, b = std::min(_hi, a + _config.page - 1);
+                    return _filter ? tx.exec_params(_sql, a, b, _config.page, *_filter)
+                                   : tx.exec_params(_sql, a, b, _config.page);
+                });
+            } catch (...) {
+                s.error = std::current_exception();
+            }
+            bool failed = s.error != nullptr;
+            std::lock_guard<std::mutex> lock(_mutex);
+            _ready[k] = std::move(s);
+            _cv.notify_all();
+            if (failed) return;
+        }
+    }
+
+    const replay_config& _config;
+    std::string _sql;
+    std::optional<std::string> _filter;
+    int64_t _lo, _hi, _count;
+    int _threads;
+    std::mutex _mutex;
+    std::condition_variable _cv;
+    std::map<int64_t, slot> _ready;
+    int64_t _taken = 0;
+    bool _stop = false;
+    std::vector<std::thread> _workers;
+};
 
 }  // namespace
 
@@ -93,74 +232,43 @@ replay_result replay(const replay_config& config, std::FILE* out) {
     time_text times;
     int64_t next = config.from;
     std::string buf;
+    auto emit = [&](const pqxx::result& page) {
+        if (page.empty()) return true;
+        buf.clear();
+        format(page, config.format, times, buf);
+        result.events += static_cast<int64_t>(page.size());
+        result.last_position = page.back()[0].as<int64_t>();
+        if (std::fwrite(buf.data(), 1, buf.size(), out) != buf.size() || std::fflush(out) != 0) {
+            result.output_closed = true;  // EPIPE: the reader is gone
+            return false;
+        }
+        return true;
+    };
+    // What the log holds now: fetched in parallel position ranges, written in order.
+    int64_t head = guarded([&] {
+        pqxx::read_transaction tx(*conn);
+        return tx.exec("SELECT coalesce(max(position), 0) FROM event_log")[0][0].as<int64_t>();
+    });
+    int64_t bounded = std::min(upper, head);
+    if (next <= bounded) {
+        std::optional<std::string> filter;
+        if (!filter_sql.empty()) filter = filter_value;
+        range_fetcher fetcher(config, sql, filter, next, bounded, 2);
+        for (int64_t k = 0; k < fetcher.count(); ++k) {
+            if (stop_requested()) return result;
+            if (!emit(fetcher.take(k))) return result;
+        }
+        next = bounded + 1;
+    }
+    // Then (with --follow) what commits from now on, by keyset pages.
     while (next <= upper && !stop_requested()) {
         pqxx::result page = guarded([&] {
             pqxx::read_transaction tx(*conn);
             return filter_sql.empty() ? tx.exec_params(sql, next, upper, config.page)
                                       : tx.exec_params(sql, next, upper, config.page, filter_value);
         });
-        buf.clear();
-        for (const auto& row : page) {
-            if (config.format == replay_format::jsonl) {
-                buf += "{\"position\":";
-                buf += row[0].c_str();
-                buf += ",\"stream\":";
-                json_string(buf, row[1].c_str(), row[1].size());
-                buf += ",\"stream_seq\":";
-                buf += row[2].c_str();
-                buf += ",\"type\":";
-                json_string(buf, row[3].c_str(), row[3].size());
-                buf += ",\"recorded_at\":\"";
-                buf += times.iso(row[4].as<int64_t>());
-                buf += "\",\"source_time\":";
-                if (row[5].is_null()) {
-                    buf += "null";
-                } else {
-                    buf += '"';
-                    buf += times.iso(row[5].as<int64_t>());
-                    buf += '"';
-                }
-                buf += ",\"data\":";
-                buf.append(row[6].c_str(), row[6].size());
-                buf += ",\"metadata\":";
-                buf.append(row[7].c_str(), row[7].size());
-                if (!row[8].is_null()) {
-                    buf += ",\"payload_hex\":\"";
-                    buf.append(row[8].c_str(), row[8].size());
-                    buf += '"';
-                }
-                buf += "}\n";
-            } else {
-                // pretty: one readable line per event
-                //   #42  2026-11-28T05:50:00.123456Z  feed.sport_event#21  sport_event  {"sport": ...}
-                buf += '#';
-                buf += row[0].c_str();
-                buf += "  ";
-                buf += times.iso(row[4].as<int64_t>());
-                buf += "  ";
-                buf.append(row[1].c_str(), row[1].size());
-                buf += '#';
-                buf += row[2].c_str();
-                buf += "  ";
-                buf.append(row[3].c_str(), row[3].size());
-                buf += "  ";
-                buf.append(row[6].c_str(), row[6].size());
-                if (!row[8].is_null()) {
-                    buf += "  payload=";
-                    buf.append(row[8].c_str(), row[8].size());
-                }
-                buf += '\n';
-            }
-        }
-        if (!page.empty()) {
-            result.events += static_cast<int64_t>(page.size());
-            result.last_position = page.back()[0].as<int64_t>();
-            next = result.last_position + 1;
-            if (std::fwrite(buf.data(), 1, buf.size(), out) != buf.size() || std::fflush(out) != 0) {
-                result.output_closed = true;  // EPIPE: the reader is gone
-                return result;
-            }
-        }
+        if (!emit(page)) return result;
+        if (!page.empty()) next = result.last_position + 1;
         if (static_cast<int>(page.size()) < config.page) {
             if (!config.follow) break;
             // Caught up: wait for the next commit (NOTIFY, or the poll fallback).
