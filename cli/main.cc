@@ -14,13 +14,16 @@
 #include "stchat/bench/ingest_bench.h"
 #include "stchat/chat/broadcast_server.h"
 #include "stchat/chat/chat_server.h"
+#include "stchat/common/http_endpoint.h"
 #include "stchat/common/log.h"
+#include "stchat/common/metrics.h"
 #include "stchat/common/shutdown.h"
 #include "stchat/eventstore/migrations.h"
 #include "stchat/ingest/feed_simulator.h"
 #include "stchat/ingest/ingest.h"
 #include "stchat/ops/rebuild.h"
 #include "stchat/ops/replay.h"
+#include "stchat/ops/status.h"
 #include "stchat/projections/projector.h"
 
 namespace stchat::cli {
@@ -48,6 +51,7 @@ Commands:
   project        run the projectors that fill the tables event and execution
   feed KIND      publish simulated feed messages (KIND: sport_event | execution)
   chat           serve the chat rooms over WebSocket and the web client (port 8888)
+  status         log head, projector lag, ingest consumer, chat sessions (--json)
   rebuild        rebuild event, execution or chat_log from the log, online
   replay         write the event log from a position as JSON lines (--follow for live)
   bench ingest   measure the catalogue rate against a naive and a ceiling baseline
@@ -81,6 +85,16 @@ void apply_base(const args& a) {
 
 eventstore::store_config store_of(const args& a) { return {a.get_or("database", "")}; }
 
+const char* k_metrics_help = "  --metrics-port N   serve GET /healthz and Prometheus GET /metrics on port N\n"
+                             "                     (default: off)\n";
+
+// The operations endpoint of a long-running subcommand, when --metrics-port asks for one.
+std::unique_ptr<http_endpoint> metrics_endpoint(const args& a, const metrics::registry& reg) {
+    auto port = a.integer("metrics-port", 0, 0, 65535);
+    if (port == 0) return nullptr;
+    return std::make_unique<http_endpoint>(static_cast<uint16_t>(port), reg);
+}
+
 ingest::stream_config nats_of(const args& a) {
     ingest::stream_config c;
     c.nats_urls = a.get_or("nats", env_or("NATS_URL", c.nats_urls));
@@ -113,7 +127,7 @@ int cmd_migrate(int argc, char** argv) {
 
 int cmd_ingest(int argc, char** argv) {
     args a(argc, argv, 2, {}, merged({k_base_options, k_nats_options,
-                                      {"consumer", "batch", "ack-wait-ms"}}));
+                                      {"consumer", "batch", "ack-wait-ms", "metrics-port"}}));
     if (a.help()) {
         std::cout << "Usage: stchat ingest [options]\n\n"
                      "Catalogues every message of the feed subjects into the event log, exactly\n"
@@ -125,7 +139,8 @@ int cmd_ingest(int argc, char** argv) {
                   << "  --consumer NAME    durable consumer name (default stchat-ingest)\n"
                      "  --batch N          messages per fetch and transaction (default 2000)\n"
                      "  --ack-wait-ms MS   redelivery delay for unacked messages (default 10000)\n"
-                     "\nExamples:\n  stchat ingest\n"
+                  << k_metrics_help << "\nExamples:\n  stchat ingest\n"
+                     "  stchat ingest --metrics-port 8891   # then: curl localhost:8891/metrics\n"
                      "  stchat ingest --nats nats://n1:4222,nats://n2:4222 --replicas 3\n";
         return 0;
     }
@@ -137,12 +152,15 @@ int cmd_ingest(int argc, char** argv) {
     c.batch_size = static_cast<int>(a.integer("batch", c.batch_size, 1, 100000));
     c.ack_wait = std::chrono::milliseconds(a.integer("ack-wait-ms", c.ack_wait.count(), 100, 3600000));
     install_shutdown_handlers();
+    metrics::registry reg;
+    auto endpoint = metrics_endpoint(a, reg);
+    c.metrics = &reg;
     ingest::run_ingest(c);
     return 0;
 }
 
 int cmd_project(int argc, char** argv) {
-    args a(argc, argv, 2, {"once"}, merged({k_base_options, {"batch", "only"}}));
+    args a(argc, argv, 2, {"once"}, merged({k_base_options, {"batch", "only", "metrics-port"}}));
     if (a.help()) {
         std::cout << "Usage: stchat project [options]\n\n"
                      "Runs the projectors: each reads the event log from its checkpoint and writes\n"
@@ -153,7 +171,8 @@ int cmd_project(int argc, char** argv) {
                   << "  --batch N          log positions per transaction (default 10000)\n"
                      "  --only NAME        run just this projector (event | execution | chat_log)\n"
                      "  --once             stop when caught up instead of waiting for more\n"
-                     "\nExamples:\n  stchat project\n  stchat project --only event --once\n";
+                  << k_metrics_help << "\nExamples:\n  stchat project\n  stchat project --only event --once\n"
+                     "  stchat project --metrics-port 8892   # lag: curl -s localhost:8892/metrics | grep lag\n";
         return 0;
     }
     apply_base(a);
@@ -169,6 +188,9 @@ int cmd_project(int argc, char** argv) {
         c.projectors = {*only};
     }
     install_shutdown_handlers();
+    metrics::registry reg;
+    auto endpoint = metrics_endpoint(a, reg);
+    c.metrics = &reg;
     projections::run_projectors(c);
     return 0;
 }
@@ -359,6 +381,26 @@ int cmd_rebuild(int argc, char** argv) {
     return 0;
 }
 
+int cmd_status(int argc, char** argv) {
+    args a(argc, argv, 2, {"json"}, merged({k_base_options, k_nats_options, {"consumer"}}));
+    if (a.help() || !a.positional().empty()) {
+        std::cout << "Usage: stchat status [--json] [options]\n\n"
+                     "Shows at a glance whether anything lags: the log head and size, undecodable\n"
+                     "records, the ingest consumer as JetStream sees it (pending, awaiting ack,\n"
+                     "redelivered), each projector's checkpoint and lag (and rebuilds under way),\n"
+                     "and every chat process with its connected sessions (from its heartbeat).\n\n"
+                  << k_common_help << k_nats_help
+                  << "  --consumer NAME    the ingest's durable consumer (default stchat-ingest)\n"
+                     "  --json             the same as one JSON document\n"
+                     "\nExamples:\n  stchat status\n  stchat status --json | jq '.projectors[] | {name, lag}'\n";
+        return a.help() ? 0 : 2;
+    }
+    apply_base(a);
+    auto r = ops::read_status(store_of(a), nats_of(a), a.get_or("consumer", "stchat-ingest"));
+    std::cout << (a.flag("json") ? ops::status_json(r) : ops::status_table(r));
+    return 0;
+}
+
 int cmd_bench_ingest(int argc, char** argv) {
     args a(argc, argv, 3, {}, merged({k_base_options, {"nats", "messages", "naive", "runs"}}));
     if (a.help() || !a.positional().empty()) {
@@ -469,7 +511,7 @@ int main(int argc, char** argv) {
     const std::map<std::string, std::function<int(int, char**)>> commands = {
         {"migrate", cmd_migrate}, {"ingest", cmd_ingest}, {"project", cmd_project},
         {"feed", cmd_feed},       {"bench", cmd_bench},     {"chat", cmd_chat},
-        {"replay", cmd_replay},   {"rebuild", cmd_rebuild},
+        {"replay", cmd_replay},   {"rebuild", cmd_rebuild},     {"status", cmd_status},
     };
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
         !std::strcmp(argv[1], "help")) {

@@ -13,6 +13,8 @@
 #include <websocketpp/server.hpp>
 
 #include <cmath>
+#include <unistd.h>
+
 #include <condition_variable>
 #include <deque>
 #include <fstream>
@@ -301,6 +303,7 @@ public:
         schedule_tick();
         log::info(k_component, "listening on port " + std::to_string(_config.port));
         std::thread relay([this, start] { relay_loop(start); });
+        std::thread heartbeat([this] { heartbeat_loop(); });
         std::thread stopper([this] {
             while (!sleep_unless_stopped(std::chrono::milliseconds(200))) {}
             asio::post(_server.get_io_service(), [this] { shutdown(); });
@@ -308,6 +311,7 @@ public:
         _server.run();
         _relay_stop = true;
         relay.join();
+        heartbeat.join();
         stopper.join();
         log::info(k_component, "stopped");
     }
@@ -724,6 +728,37 @@ private:
                               }));
                           });
                       }});
+    }
+
+    // ---- heartbeat: `stchat status` sees this process and its sessions ----
+    void heartbeat_loop() {
+        char host[256] = "localhost";
+        ::gethostname(host, sizeof host - 1);
+        std::string id = std::string("chat@") + host + ":" + std::to_string(_config.port);
+        std::string started = std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                  std::chrono::system_clock::now().time_since_epoch())
+                                                  .count());
+        std::unique_ptr<eventstore::sql_session> sql;
+        while (!_relay_stop) {
+            try {
+                if (!sql) sql = eventstore::make_sql_session(_config.store);
+                std::string info = "{\"sessions\": " + std::to_string(_metrics.sessions_v1.value() + _metrics.sessions_legacy.value()) +
+                                   ", \"sessions_legacy\": " + std::to_string(_metrics.sessions_legacy.value()) +
+                                   ", \"frames_sent\": " + std::to_string(_metrics.frames_sent.value()) + "}";
+                sql->exec("INSERT INTO service_heartbeat (id, kind, host, pid, port, started_at, seen_at, info)"
+                          " VALUES ($1, 'chat', $2, $3, $4, to_timestamp($5::bigint / 1e6), now(), $6::jsonb)"
+                          " ON CONFLICT (id) DO UPDATE SET pid = $3, seen_at = now(), info = $6::jsonb,"
+                          " started_at = to_timestamp($5::bigint / 1e6)",
+                          {id, host, std::to_string(::getpid()), std::to_string(_config.port), started, info});
+            } catch (const std::exception&) {
+                sql.reset();  // Postgres away: the relay reports it; try again next beat
+            }
+            for (int i = 0; i < 25 && !_relay_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        try {
+            if (sql) sql->exec("DELETE FROM service_heartbeat WHERE id = $1 AND pid = $2", {id, std::to_string(::getpid())});
+        } catch (const std::exception&) {
+        }
     }
 
     // ---- the relay: log -> sessions ----

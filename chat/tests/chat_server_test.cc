@@ -147,12 +147,6 @@ std::string masked_text_frame(const std::string& text) {
     return f + text;
 }
 
-// The value of one sample line of a Prometheus text page, e.g. `name{label="x"}`; -1 if absent.
-double metric(const std::string& page, const std::string& series) {
-    auto at = page.find("\n" + series + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(page.substr(at + series.size() + 2));
-}
 
 }  // namespace
 
@@ -468,11 +462,11 @@ BOOST_AUTO_TEST_CASE(metrics_count_sessions_stored_messages_dedup_hits_and_error
     alice->next_of("error");
     std::string page = http_get(port, "/metrics");
     BOOST_TEST(page.find("# TYPE stchat_chat_send_latency_seconds histogram") != std::string::npos, page);
-    BOOST_TEST(metric(page, R"(stchat_chat_sessions{protocol="v1"})") == 1, page);
-    BOOST_TEST(metric(page, "stchat_chat_messages_stored_total") == 1, page);
-    BOOST_TEST(metric(page, "stchat_chat_send_duplicates_total") == 1, page);
-    BOOST_TEST(metric(page, R"(stchat_chat_errors_total{code="bad_json"})") == 1, page);
-    BOOST_TEST(metric(page, "stchat_chat_send_latency_seconds_count") == 2, page);
+    BOOST_TEST(prometheus_value(page, R"(stchat_chat_sessions{protocol="v1"})") == 1, page);
+    BOOST_TEST(prometheus_value(page, "stchat_chat_messages_stored_total") == 1, page);
+    BOOST_TEST(prometheus_value(page, "stchat_chat_send_duplicates_total") == 1, page);
+    BOOST_TEST(prometheus_value(page, R"(stchat_chat_errors_total{code="bad_json"})") == 1, page);
+    BOOST_TEST(prometheus_value(page, "stchat_chat_send_latency_seconds_count") == 2, page);
     BOOST_TEST(http_get(port, "/healthz") == "ok\n");
 }
 
@@ -505,8 +499,8 @@ BOOST_AUTO_TEST_CASE(quiet_sessions_are_pinged_and_kept_dead_ones_are_closed) {
     BOOST_TEST(read_until_close(mute) == 1008, "closed for want of hello");
     ::close(mute);
     std::string page = http_get(port2, "/metrics");
-    BOOST_TEST(metric(page, R"(stchat_chat_closed_total{reason="idle"})") == 1, page);
-    BOOST_TEST(metric(page, R"(stchat_chat_closed_total{reason="no_hello"})") == 1, page);
+    BOOST_TEST(prometheus_value(page, R"(stchat_chat_closed_total{reason="idle"})") == 1, page);
+    BOOST_TEST(prometheus_value(page, R"(stchat_chat_closed_total{reason="no_hello"})") == 1, page);
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_stops_reading_is_closed_and_never_stalls_its_room) {
@@ -536,7 +530,7 @@ BOOST_AUTO_TEST_CASE(a_reader_that_stops_reading_is_closed_and_never_stalls_its_
     std::string text(50000, 'z');
     int sent = 0;
     auto slow_closed = [&] {
-        return metric(http_get(port2, "/metrics"), R"(stchat_chat_closed_total{reason="slow_reader"})") == 1;
+        return prometheus_value(http_get(port2, "/metrics"), R"(stchat_chat_closed_total{reason="slow_reader"})") == 1;
     };
     while (!slow_closed() && sent < 2000) {
         writer.send(R"({"type":"send","room":"busy","id":"z-)" + std::to_string(sent) + R"(","text":")" + text + R"("})");

@@ -141,7 +141,23 @@ std::string error_json(const std::string& error) {
 class ingestor {
 public:
     explicit ingestor(const ingest_config& config)
-        : _config(config), _log(eventstore::make_event_log(config.store)) {}
+        : _config(config), _log(eventstore::make_event_log(config.store)) {
+        if (auto* m = config.metrics) {
+            _m.received = &m->make_counter("stchat_ingest_messages_received_total", "Messages fetched from JetStream, redeliveries included");
+            _m.appended = &m->make_counter("stchat_ingest_messages_ingested_total", "Messages appended to the log (new rows)");
+            _m.duplicates = &m->make_counter("stchat_ingest_dedup_hits_total", "Redelivered messages the inbox recognised (appended nothing)");
+            _m.redelivered = &m->make_counter("stchat_ingest_redeliveries_total", "Messages JetStream delivered more than once");
+            _m.undecodable = &m->make_counter("stchat_ingest_undecodable_total", "Messages kept as undecodable records");
+            _m.batches = &m->make_counter("stchat_ingest_batches_total", "Append transactions");
+            _m.append_seconds = &m->make_histogram("stchat_ingest_append_seconds", "Duration of one append transaction");
+        }
+    }
+
+    struct ingest_metrics {
+        metrics::counter *received = nullptr, *appended = nullptr, *duplicates = nullptr, *redelivered = nullptr,
+                         *undecodable = nullptr, *batches = nullptr;
+        metrics::histogram* append_seconds = nullptr;
+    };
 
     ingest_stats run() {
         auto conn = nats::connect({_config.nats.nats_urls, "stchat-ingest", k_component});
@@ -327,6 +343,7 @@ private:
                 e.data_json = error_json(d.error);
             }
             e.metadata_json = metadata_json(msg, meta.get());
+            if (meta->NumDelivered > 1 && _m.redelivered) _m.redelivered->add();
             events.push_back(std::move(e));
         }
         _fetch_side.decode_us += micros_since(t0);
@@ -355,6 +372,19 @@ private:
         // A lost ack costs a redelivery, which the inbox recognises.
         for (int i = 0; i < work.msgs->size(); ++i) natsMsg_Ack((*work.msgs)[i], nullptr);
         _stats.ack_us += micros_since(t2);
+        if (_m.batches) {
+            uint64_t dup = 0, bad = 0;
+            for (size_t i = 0; i < results.size(); ++i) {
+                if (results[i].duplicate) ++dup;
+                else if (work.events[i].type == "undecodable") ++bad;
+            }
+            _m.batches->add();
+            _m.received->add(results.size());
+            _m.duplicates->add(dup);
+            _m.appended->add(results.size() - dup);
+            _m.undecodable->add(bad);
+            _m.append_seconds->observe(std::chrono::duration<double>(t2 - t1).count());
+        }
     }
 
     std::vector<eventstore::append_result> append_with_retry(
@@ -392,6 +422,7 @@ private:
     }
 
     const ingest_config& _config;
+    ingest_metrics _m;
     std::unique_ptr<eventstore::event_log> _log;  // used by the appender thread only
     ingest_stats _stats;                          // written by the appender thread
     struct {

@@ -36,6 +36,53 @@ int64_t ensure_stream(jsCtx* js, const stream_config& config) {
     return info->Created;
 }
 
+consumer_state read_consumer_state(const stream_config& config, const std::string& consumer) {
+    consumer_state out;
+    natsOptions* raw_opts = nullptr;
+    if (natsOptions_Create(&raw_opts) != NATS_OK) return out;
+    nats::options_ptr opts(raw_opts);
+    auto urls = nats::split_urls(config.nats_urls);
+    std::vector<const char*> servers;
+    for (const auto& u : urls) servers.push_back(u.c_str());
+    natsOptions_SetServers(opts.get(), servers.data(), static_cast<int>(servers.size()));
+    natsOptions_SetTimeout(opts.get(), 2000);
+    natsOptions_SetAllowReconnect(opts.get(), false);
+    natsConnection* raw_conn = nullptr;
+    natsStatus s = natsConnection_Connect(&raw_conn, opts.get());
+    if (s != NATS_OK) {
+        out.error = std::string("NATS unreachable at ") + config.nats_urls + ": " + natsStatus_GetText(s);
+        return out;
+    }
+    nats::connection_ptr conn(raw_conn);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 2000;
+    jsCtx* raw_js = nullptr;
+    if (natsConnection_JetStream(&raw_js, conn.get(), &jo) != NATS_OK) {
+        out.error = "no JetStream context";
+        return out;
+    }
+    nats::js_ptr js(raw_js);
+    jsConsumerInfo* raw = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    s = js_GetConsumerInfo(&raw, js.get(), config.stream.c_str(), consumer.c_str(), &jo, &jerr);
+    if (s != NATS_OK) {
+        out.error = "consumer " + consumer + " on stream " + config.stream + ": " + natsStatus_GetText(s);
+        return out;
+    }
+    nats::consumer_info_ptr info(raw);
+    out.reachable = true;
+    out.pending = info->NumPending;
+    out.ack_pending = static_cast<uint64_t>(info->NumAckPending);
+    out.redelivered = static_cast<uint64_t>(info->NumRedelivered);
+    jsStreamInfo* raw_stream = nullptr;
+    if (js_GetStreamInfo(&raw_stream, js.get(), config.stream.c_str(), &jo, &jerr) == NATS_OK) {
+        nats::stream_info_ptr si(raw_stream);
+        out.stream_messages = si->State.Msgs;
+    }
+    return out;
+}
+
 bool delete_stream(const stream_config& config) {
     auto conn = nats::connect({config.nats_urls, "stchat-admin", "nats"});
     jsCtx* raw_js = nullptr;

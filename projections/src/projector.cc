@@ -1,5 +1,7 @@
 #include "stchat/projections/projector.h"
 
+#include <map>
+
 #include <algorithm>
 
 #include "stchat/common/log.h"
@@ -21,6 +23,17 @@ projector_stats run_projectors(const projector_config& config) {
     auto session = eventstore::make_sql_session(config.store);
     auto log = eventstore::make_event_log(config.store);  // for LISTEN
     projector_stats stats;
+    // Per projector: its checkpoint and its lag behind the log head, for GET /metrics.
+    std::map<std::string, std::pair<metrics::gauge*, metrics::gauge*>> gauges;
+    metrics::counter *m_events = nullptr, *m_rows = nullptr;
+    if (auto* m = config.metrics) {
+        for (const auto& name : config.projectors) {
+            gauges[name] = {&m->make_gauge("stchat_projector_checkpoint", "Last log position projected", "projector=\"" + name + "\""),
+                            &m->make_gauge("stchat_projector_lag_events", "Log events not yet projected", "projector=\"" + name + "\"")};
+        }
+        m_events = &m->make_counter("stchat_projector_events_total", "Log positions passed over, all projectors");
+        m_rows = &m->make_counter("stchat_projector_rows_total", "Rows written, all projectors");
+    }
     std::string last_problem;
     std::chrono::milliseconds backoff{100};
     log::info(k_component, "projecting into " + std::to_string(config.projectors.size()) +
@@ -33,11 +46,20 @@ projector_stats run_projectors(const projector_config& config) {
             bool moved = false;
             for (const auto& name : config.projectors) {
                 // One transaction per step: rows and checkpoint commit together.
-                auto rows = session->exec("SELECT from_position, to_position, rows_written"
+                auto rows = session->exec("SELECT from_position, to_position, rows_written,"
+                                          " (SELECT coalesce(max(position), 0) FROM event_log)"
                                           " FROM project_step($1, $2)",
                                           {name, std::to_string(config.batch_size)});
                 int64_t from = std::stoll(*rows.at(0).at(0));
                 int64_t to = std::stoll(*rows.at(0).at(1));
+                if (auto g = gauges.find(name); g != gauges.end()) {
+                    g->second.first->set(to);
+                    g->second.second->set(std::max<int64_t>(0, std::stoll(*rows.at(0).at(3)) - to));
+                }
+                if (m_events && to > from) {
+                    m_events->add(static_cast<uint64_t>(to - from));
+                    m_rows->add(static_cast<uint64_t>(std::stoll(*rows.at(0).at(2))));
+                }
                 if (to > from) {
                     moved = true;
                     ++stats.steps;

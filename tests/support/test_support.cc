@@ -85,6 +85,13 @@ std::string http_get(int port, const std::string& path) {
     return body == std::string::npos ? "" : in.substr(body + 4);
 }
 
+double prometheus_value(const std::string& page, const std::string& series) {
+    std::string text = "\n" + page;
+    auto at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(text.substr(at + series.size() + 2));
+}
+
 scratch_database::scratch_database(const std::string& label, bool run_migrations) {
     static std::atomic<int> counter{0};
     _name = "t_" + label + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);

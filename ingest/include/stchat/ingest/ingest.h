@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 
+#include "stchat/common/metrics.h"
 #include "stchat/eventstore/store_config.h"
 
 namespace stchat::ingest {
@@ -34,6 +35,7 @@ struct ingest_config {
     std::chrono::milliseconds ack_wait{10000};   // redelivery after a crash takes this long
     std::chrono::milliseconds fetch_wait{500};
     bool stop_when_drained = false;  // return once the consumer has nothing pending (bench)
+    metrics::registry* metrics = nullptr;  // when set: counters for GET /metrics
 };
 
 struct ingest_stats {
@@ -46,6 +48,19 @@ struct ingest_stats {
     // transaction, and acking.
     uint64_t fetch_us = 0, decode_us = 0, append_us = 0, ack_us = 0;
 };
+
+// The ingest consumer as JetStream sees it, for `stchat status`.
+struct consumer_state {
+    bool reachable = false;        // false: `error` says why (NATS down, no such stream/consumer)
+    std::string error;
+    uint64_t stream_messages = 0;  // messages the stream holds
+    uint64_t pending = 0;          // not yet delivered to the ingest
+    uint64_t ack_pending = 0;      // delivered, not yet acked (in the batch in hand)
+    uint64_t redelivered = 0;      // delivered more than once and not yet acked
+};
+
+// Asks NATS (2 s timeout); never throws.
+consumer_state read_consumer_state(const stream_config& config, const std::string& consumer);
 
 // Deletes the stream (and with it its consumers and messages) if it exists. For benchmarks and
 // operators starting over; returns true if there was one.

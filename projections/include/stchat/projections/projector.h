@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "stchat/common/metrics.h"
 #include "stchat/eventstore/store_config.h"
 
 namespace stchat::projections {
@@ -26,6 +27,7 @@ struct projector_config {
     std::chrono::milliseconds poll_interval{1000};  // fallback when a notification is missed
     // When set: return once every projector is at the head and this says true (--once: always).
     std::function<bool()> stop_when_caught_up;
+    metrics::registry* metrics = nullptr;  // when set: progress and lag for GET /metrics
 };
 
 struct projector_stats {
