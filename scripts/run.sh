@@ -8,6 +8,8 @@
 #   STCHAT_PGPORT    port of the local Postgres (default 15432)
 #   STCHAT_NATS_PORT port of the local nats-server (default 4222)
 #   STCHAT_CHAT_PORT port of the chat server and web client (default 8888)
+#   STCHAT_INGEST_METRICS_PORT, STCHAT_PROJECT_METRICS_PORT  /healthz and /metrics of the ingest
+#                    and the projector (default 8891 and 8892)
 #   STCHAT_DATABASE  use this existing Postgres (a URI) instead of starting one
 #   NATS_URL         use this existing NATS (with JetStream) instead of starting one
 #   SPORT_RATE, EXECUTION_RATE  simulated messages per second (default 5 and 20; 0 = no feed)
@@ -59,8 +61,10 @@ start() {
     "$@" > >(sed -u "s/^/[$name] /" >&2) 2>&1 &
     pids+=($!)  # the component itself, so SIGTERM reaches it
 }
-start ingest "$stchat" ingest --database "$database" --nats "$nats"
-start project "$stchat" project --database "$database"
+ingest_metrics=${STCHAT_INGEST_METRICS_PORT:-8891}
+project_metrics=${STCHAT_PROJECT_METRICS_PORT:-8892}
+start ingest "$stchat" ingest --database "$database" --nats "$nats" --metrics-port "$ingest_metrics"
+start project "$stchat" project --database "$database" --metrics-port "$project_metrics"
 start chat "$stchat" chat --database "$database" --port "${STCHAT_CHAT_PORT:-8888}" --web "$STCHAT_ROOT/web"
 if [ "${SPORT_RATE:-5}" != 0 ]; then
     start feed-sport "$stchat" feed sport_event --nats "$nats" --rate "${SPORT_RATE:-5}"
@@ -78,6 +82,9 @@ cat >&2 <<MSG
     psql $database -c 'select * from execution order by timestamp desc limit 5'
     psql $database -c 'select count(*) from undecodable'
     psql $database -c 'select * from chat_log order by position desc limit 10'
+    $stchat status --database $database --nats $nats
+    $stchat replay --database $database --from 1 --format pretty | head
+    curl -s localhost:$ingest_metrics/metrics   (projector: $project_metrics, chat: ${STCHAT_CHAT_PORT:-8888})
   Ctrl-C stops everything.
 
 MSG

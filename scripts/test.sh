@@ -5,8 +5,9 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-# The browser tests drive Debian's Chromium with npm's playwright-core (no browser download).
-browser_packages=(chromium)
+# The browser tests drive Debian's Chromium with npm's playwright-core (no browser download);
+# docker-compose checks docker-compose.yml (no Docker engine needed).
+browser_packages=(chromium docker-compose)
 command -v npm >/dev/null || browser_packages+=(nodejs npm)  # keep a Node.js the machine has
 stchat_install_packages "${browser_packages[@]}"
 if [ ! -d "$STCHAT_ROOT/tests/web/node_modules/playwright-core" ]; then

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# docker-compose.yml, checked without a Docker engine (none runs on these machines): it is valid
+# for docker-compose, it has the expected services, and it runs every stchat subcommand that
+# scripts/run.sh starts, so the two ways of running st-chat cannot drift apart unnoticed.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+/usr/bin/docker-compose -f docker-compose.yml config >/dev/null  # exits non-zero on an invalid file
+services=$(/usr/bin/docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')
+expected="chat feed-execution feed-sport ingest migrate nats postgres projector "
+if [ "$services" != "$expected" ]; then
+    echo "docker-compose.yml services: $services; expected: $expected" >&2
+    exit 1
+fi
+# The stchat command lines of run.sh ("$stchat" <subcommand> [<argument>]) and of the compose file.
+run_commands=$(sed -n 's/.*"\$stchat" \([a-z]*\)\( \([a-z_]*\)\)\{0,1\}.*/\1 \3/p' scripts/run.sh | sed 's/ *$//' | sort -u)
+compose_commands=$(/usr/bin/docker-compose -f docker-compose.yml config | /usr/bin/python3 -c '
+import sys, yaml
+for name, s in yaml.safe_load(sys.stdin)["services"].items():
+    c = s.get("command") or []
+    if c[:1] == ["stchat"]:
+        words = [w for w in c[1:3] if not w.startswith("-")]
+        print(" ".join(words))
+' | sort -u)
+missing=$(comm -23 <(echo "$run_commands") <(echo "$compose_commands"))
+if [ -n "$missing" ]; then
+    echo "run.sh starts, docker-compose.yml does not: $missing" >&2
+    exit 1
+fi
+echo "docker-compose.yml: 8 services, runs everything run.sh runs ($(echo $run_commands | tr '\n' ','))"
