@@ -7,9 +7,9 @@ source "$(dirname "$0")/lib.sh"
 
 # The browser tests drive Debian's Chromium with npm's playwright-core (no browser download);
 # docker-compose checks docker-compose.yml (no Docker engine needed).
-browser_packages=(chromium docker-compose)
-command -v npm >/dev/null || browser_packages+=(nodejs npm)  # keep a Node.js the machine has
-stchat_install_packages "${browser_packages[@]}"
+test_packages=(chromium docker-compose)
+command -v npm >/dev/null || test_packages+=(nodejs npm)  # keep a Node.js the machine has
+stchat_install_packages "${test_packages[@]}"
 if [ ! -d "$STCHAT_ROOT/tests/web/node_modules/playwright-core" ]; then
     stchat_log "installing playwright-core for the browser tests"
     (cd "$STCHAT_ROOT/tests/web" && npm ci --no-audit --no-fund >/dev/null)
