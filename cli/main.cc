@@ -12,6 +12,7 @@
 #include "args.h"
 #include "stchat/bench/chat_bench.h"
 #include "stchat/bench/ingest_bench.h"
+#include "stchat/bench/log_bench.h"
 #include "stchat/chat/broadcast_server.h"
 #include "stchat/chat/chat_server.h"
 #include "stchat/common/http_endpoint.h"
@@ -55,6 +56,7 @@ Commands:
   rebuild        rebuild event, execution or chat_log from the log, online
   replay         write the event log from a position as JSON lines (--follow for live)
   bench ingest   measure the catalogue rate against a naive and a ceiling baseline
+  bench log      measure replay and rebuild rates
   bench chat     measure chat delivery (frames/s, latency) against a plain broadcast
 
 Examples:
@@ -472,6 +474,35 @@ int cmd_bench_chat(int argc, char** argv) {
     return 0;
 }
 
+int cmd_bench_log(int argc, char** argv) {
+    args a(argc, argv, 3, {}, merged({k_base_options, {"events", "runs"}}));
+    if (a.help() || !a.positional().empty()) {
+        std::cout << "Usage: stchat bench log [options]\n\n"
+                     "Loads N events into a scratch database <yours>_bench_log (created and dropped),\n"
+                     "then per run measures, on the same log:\n"
+                     "  1. replay: stchat replay of the whole log to /dev/null; baseline: a raw read of\n"
+                     "     the same rows and JSON columns in one query (nothing formatted);\n"
+                     "  2. rebuild: stchat rebuild all; baseline: the incremental projector catching up\n"
+                     "     all three tables from position 0.\n"
+                     "Last line: replay: R events/s (raw read: B events/s); rebuild: X events/s\n"
+                     "           (incremental projector: Y events/s)   (rebuild and projector count\n"
+                     "           log events x 3 tables)\n\n"
+                  << k_common_help
+                  << "  --events N         events in the log (default 1000000)\n"
+                     "  --runs N           runs; medians reported (default 3)\n"
+                     "\nExamples:\n  stchat bench log\n  stchat bench log --events 200000 --runs 5\n";
+        return a.help() ? 0 : 2;
+    }
+    apply_base(a);
+    bench::log_bench_config c;
+    c.store = store_of(a);
+    c.events = a.integer("events", c.events, 1000, 1000000000);
+    c.runs = static_cast<int>(a.integer("runs", c.runs, 1, 100));
+    install_shutdown_handlers();
+    bench::run_log_bench(c);
+    return 0;
+}
+
 int cmd_bench_broadcast(int argc, char** argv) {
     args a(argc, argv, 3, {}, merged({k_base_options, {"port"}}));
     if (a.help() || !a.positional().empty()) {
@@ -495,9 +526,11 @@ int cmd_bench(int argc, char** argv) {
     if (what == "ingest") return cmd_bench_ingest(argc, argv);
     if (what == "chat") return cmd_bench_chat(argc, argv);
     if (what == "broadcast-server") return cmd_bench_broadcast(argc, argv);
-    std::cout << "Usage: stchat bench <ingest|chat|broadcast-server> [options]\n\n"
+    if (what == "log") return cmd_bench_log(argc, argv);
+    std::cout << "Usage: stchat bench <ingest|chat|log|broadcast-server> [options]\n\n"
                  "  ingest            catalogue rate vs a naive and a ceiling baseline\n"
                  "  chat              chat delivery rate and latency vs a plain broadcast server\n"
+                 "  log               replay and rebuild rates vs a raw read and the projector\n"
                  "  broadcast-server  the plain broadcast server (the chat bench starts it itself)\n"
                  "\nExamples:\n  stchat bench ingest --help\n  stchat bench chat\n";
     return what == "--help" || what == "-h" ? 0 : 2;

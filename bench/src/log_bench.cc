@@ -1,0 +1,104 @@
+#include "stchat/bench/log_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include "stchat/common/log.h"
+#include "stchat/eventstore/migrations.h"
+#include "stchat/eventstore/sql_session.h"
+#include "stchat/ops/rebuild.h"
+#include "stchat/ops/replay.h"
+#include "stchat/projections/projector.h"
+
+namespace stchat::bench {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+template <typename F>
+double seconds_of(F&& f) {
+    auto t0 = steady::now();
+    f();
+    return std::chrono::duration<double>(steady::now() - t0).count();
+}
+
+}  // namespace
+
+log_bench_result run_log_bench(const log_bench_config& c) {
+    auto admin = eventstore::make_sql_session(c.store);
+    std::string db = *admin->exec("SELECT current_database()").at(0).at(0) + "_bench_log";
+    admin->exec_nontx("DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
+    admin->exec_nontx("CREATE DATABASE \"" + db + "\"");
+    auto store = eventstore::with_database(c.store, db);
+    eventstore::migrate(store);
+    auto sql = eventstore::make_sql_session(store);
+    std::printf("loading %lld events (half executions, a quarter sport events, a quarter chat messages)\n",
+                static_cast<long long>(c.events));
+    std::fflush(stdout);
+    // Written directly, not through append_batch: this bench is about reading the log back.
+    sql->exec(
+        "INSERT INTO event_log (position, stream, stream_seq, type, payload, data, metadata, source_time)"
+        " SELECT i, s.stream, row_number() OVER (PARTITION BY s.stream ORDER BY i), s.type, '\\x0a'::bytea, s.data,"
+        "        jsonb_build_object('subject', s.type, 'stream_seq', i, 'delivered', 1), now()"
+        " FROM generate_series(1, $1::bigint) i, LATERAL (SELECT CASE WHEN i % 4 < 2 THEN 'feed.execution'"
+        "        WHEN i % 4 = 2 THEN 'feed.sport_event' ELSE 'room.lobby' END AS stream,"
+        "      CASE WHEN i % 4 < 2 THEN 'execution' WHEN i % 4 = 2 THEN 'sport_event' ELSE 'chat.message' END AS type,"
+        "      CASE WHEN i % 4 < 2 THEN jsonb_build_object('symbol', 'AAPL', 'market', 'NASDAQ', 'price', 187.25,"
+        "             'quantity', i % 500, 'executionEpoch', 1764312000 + i, 'stateSymbol', 'FILLED')"
+        "           WHEN i % 4 = 2 THEN jsonb_build_object('sport', 'TENNIS', 'match_title', 'Nadal vs Federer',"
+        "             'data_event', 'ace at ' || i)"
+        "           ELSE jsonb_build_object('room', 'lobby', 'user', 'ann', 'uid', 'u1', 'id', 'm-' || i,"
+        "             'text', 'message number ' || i) END AS data) s",
+        {std::to_string(c.events)});
+    sql->exec_nontx("VACUUM ANALYZE event_log");
+    log_bench_result res;
+    std::vector<double> replay, raw, rebuild, incremental;
+    std::FILE* null = std::fopen("/dev/null", "w");
+    for (int run = 1; run <= c.runs; ++run) {
+        ops::replay_config rc;
+        rc.store = store;
+        double t_replay = seconds_of([&] { ops::replay(rc, null); });
+        // Raw read: the same rows and JSON columns in one query, nothing formatted or written.
+        double t_raw = seconds_of([&] {
+            sql->exec("SELECT count(*), sum(length(data::text) + length(metadata::text)) FROM event_log");
+        });
+        // Incremental projector from 0 on a fresh set of tables, then the rebuild of all three.
+        sql->exec("TRUNCATE event, execution, chat_log");
+        sql->exec("UPDATE checkpoint SET position = 0");
+        projections::projector_config pc;
+        pc.store = store;
+        pc.batch_size = 50000;
+        pc.stop_when_caught_up = [] { return true; };
+        double t_incremental = seconds_of([&] { projections::run_projectors(pc); });
+        ops::rebuild_config bc;
+        bc.store = store;
+        bc.tables = {"event", "execution", "chat_log"};
+        double t_rebuild = seconds_of([&] { ops::rebuild(bc); });
+        double n = static_cast<double>(c.events);
+        replay.push_back(n / t_replay);
+        raw.push_back(n / t_raw);
+        incremental.push_back(3 * n / t_incremental);
+        rebuild.push_back(3 * n / t_rebuild);
+        std::printf("run %d  replay %9.0f ev/s  raw read %9.0f ev/s  rebuild %9.0f ev/s  incremental %9.0f ev/s\n", run,
+                    replay.back(), raw.back(), rebuild.back(), incremental.back());
+        std::fflush(stdout);
+    }
+    std::fclose(null);
+    admin->exec_nontx("DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
+    res = {median(replay), median(raw), median(rebuild), median(incremental)};
+    std::printf("medians of %d runs, %lld events; replay/raw %.2f, rebuild/incremental %.2f\n", c.runs,
+                static_cast<long long>(c.events), res.replay_rate / res.raw_read_rate,
+                res.rebuild_rate / res.incremental_rate);
+    std::printf("replay: %.0f events/s (raw read: %.0f events/s); rebuild: %.0f events/s (incremental projector: %.0f events/s)\n",
+                res.replay_rate, res.raw_read_rate, res.rebuild_rate, res.incremental_rate);
+    return res;
+}
+
+}  // namespace stchat::bench
