@@ -29,6 +29,8 @@
 #include "stchat/eventstore/migrations.h"
 #include "stchat/eventstore/sql_session.h"
 
+#include "median.h"
+
 namespace stchat::bench {
 namespace {
 
@@ -55,11 +57,6 @@ using clock_t_ = std::chrono::steady_clock;
 
 int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_t_::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
 }
 
 // A server the bench starts: this same executable with other arguments.

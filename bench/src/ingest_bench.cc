@@ -16,18 +16,14 @@
 #include "stchat/ingest/ingest.h"
 #include "stchat/projections/projector.h"
 
+#include "median.h"
+
 namespace stchat::bench {
 namespace {
 
 constexpr const char* k_component = "bench";
 constexpr uint64_t k_seed = 20261128;
 using clock_type = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 double seconds_since(clock_type::time_point t) {
     return std::chrono::duration<double>(clock_type::now() - t).count();

@@ -12,15 +12,12 @@
 #include "stchat/ops/replay.h"
 #include "stchat/projections/projector.h"
 
+#include "median.h"
+
 namespace stchat::bench {
 namespace {
 
 using steady = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
-}
 
 template <typename F>
 double seconds_of(F&& f) {

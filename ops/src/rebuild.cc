@@ -9,6 +9,7 @@
 
 #include "stchat/common/log.h"
 #include "stchat/common/shutdown.h"
+#include "pq_errors.h"
 
 namespace stchat::ops {
 namespace {
@@ -16,16 +17,6 @@ namespace {
 constexpr const char* k_component = "rebuild";
 using steady = std::chrono::steady_clock;
 
-template <typename F>
-auto guarded(F&& body) -> decltype(body()) {
-    try {
-        return body();
-    } catch (const pqxx::broken_connection& e) {
-        throw eventstore::store_error(eventstore::failure::transient, e.what());
-    } catch (const pqxx::sql_error& e) {
-        throw eventstore::store_error(eventstore::failure::permanent, e.what());
-    }
-}
 
 std::string thousands(int64_t n) {
     std::string s = std::to_string(n), out;

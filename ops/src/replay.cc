@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "stchat/common/shutdown.h"
+#include "pq_errors.h"
 #include "stchat/eventstore/event_log.h"
 #include "time_text.h"
 
@@ -38,17 +39,6 @@ void json_string(std::string& out, const char* p, size_t n) {
     out.push_back('"');
 }
 
-// libpqxx failures as the store's errors: a lost connection may be retried, the rest not.
-template <typename F>
-auto guarded(F&& body) -> decltype(body()) {
-    try {
-        return body();
-    } catch (const pqxx::broken_connection& e) {
-        throw eventstore::store_error(eventstore::failure::transient, e.what());
-    } catch (const pqxx::sql_error& e) {
-        throw eventstore::store_error(eventstore::failure::permanent, e.what());
-    }
-}
 
 void format(const pqxx::result& page, replay_format fmt, time_text& times, std::string& buf) {
     for (const auto& row : page) {
