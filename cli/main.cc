@@ -91,10 +91,12 @@ const char* k_metrics_help = "  --metrics-port N   serve GET /healthz and Promet
                              "                     (default: off)\n";
 
 // The operations endpoint of a long-running subcommand, when --metrics-port asks for one.
-std::unique_ptr<http_endpoint> metrics_endpoint(const args& a, const metrics::registry& reg) {
+// /healthz answers 503 with the reason while `health` holds a problem (NATS or Postgres away).
+std::unique_ptr<http_endpoint> metrics_endpoint(const args& a, const metrics::registry& reg,
+                                                const metrics::health_state& health) {
     auto port = a.integer("metrics-port", 0, 0, 65535);
     if (port == 0) return nullptr;
-    return std::make_unique<http_endpoint>(static_cast<uint16_t>(port), reg);
+    return std::make_unique<http_endpoint>(static_cast<uint16_t>(port), reg, [&health] { return health.problems(); });
 }
 
 ingest::stream_config nats_of(const args& a) {
@@ -155,8 +157,10 @@ int cmd_ingest(int argc, char** argv) {
     c.ack_wait = std::chrono::milliseconds(a.integer("ack-wait-ms", c.ack_wait.count(), 100, 3600000));
     install_shutdown_handlers();
     metrics::registry reg;
-    auto endpoint = metrics_endpoint(a, reg);
+    metrics::health_state health;
+    auto endpoint = metrics_endpoint(a, reg, health);
     c.metrics = &reg;
+    c.health = &health;
     ingest::run_ingest(c);
     return 0;
 }
@@ -191,8 +195,10 @@ int cmd_project(int argc, char** argv) {
     }
     install_shutdown_handlers();
     metrics::registry reg;
-    auto endpoint = metrics_endpoint(a, reg);
+    metrics::health_state health;
+    auto endpoint = metrics_endpoint(a, reg, health);
     c.metrics = &reg;
+    c.health = &health;
     projections::run_projectors(c);
     return 0;
 }

@@ -26,8 +26,9 @@ BOOST_AUTO_TEST_CASE(the_ingest_recovers_from_a_nats_server_kill_and_a_postgres_
     scratch_database db("restart");
     temp_dir logs;
     std::string ingest_log = logs.path() + "/ingest.log";
+    int health_port = free_port();
     child_process ingest({stchat_binary(), "ingest", "--database", db.uri(), "--nats", ns.url(),
-                          "--ack-wait-ms", "1000", "--batch", "200"},
+                          "--ack-wait-ms", "1000", "--batch", "200", "--metrics-port", std::to_string(health_port)},
                          ingest_log);
     ingest.start();
     auto feed = [&](const std::string& run_id, int count) {
@@ -53,9 +54,12 @@ BOOST_AUTO_TEST_CASE(the_ingest_recovers_from_a_nats_server_kill_and_a_postgres_
     feed("three", 3000);
     wait_until([&] { return log_contains(ingest_log, "append failed"); }, 30s,
                "the ingest noticing Postgres is gone");
+    BOOST_TEST(http_get(health_port, "/healthz").rfind("unhealthy: postgres: ", 0) == 0u,
+               "/healthz says Postgres is away: " << http_get(health_port, "/healthz"));
     start_postgres();
     wait_until([&] { return db.scalar("SELECT count(*) FROM event_log") >= 9000; }, 90s,
                "9000 rows after the Postgres restart");
+    wait_until([&] { return http_get(health_port, "/healthz") == "ok\n"; }, 30s, "/healthz ok again");
     ingest.kill(SIGTERM);
     BOOST_TEST(ingest.wait() == 0, "ingest exits 0 on SIGTERM");
 

@@ -50,6 +50,24 @@ std::string histogram::render(const std::string& name, const std::string& labels
     return out;
 }
 
+void health_state::set(const std::string& dependency, const std::string& problem) {
+    std::lock_guard<std::mutex> lock(_mutex);
+    for (auto it = _problems.begin(); it != _problems.end(); ++it) {
+        if (it->first == dependency) {
+            _problems.erase(it);
+            break;
+        }
+    }
+    if (!problem.empty()) _problems.emplace_back(dependency, problem);
+}
+
+std::string health_state::problems() const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    std::string out;
+    for (const auto& p : _problems) out += (out.empty() ? "" : "; ") + p.first + ": " + p.second;
+    return out;
+}
+
 std::vector<double> latency_buckets() {
     return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }

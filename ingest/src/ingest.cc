@@ -218,6 +218,7 @@ public:
                 if (!last_problem.empty()) {
                     log::info(k_component, "NATS is back: fetching again");
                     last_problem.clear();
+                    if (_config.health) _config.health->set("nats", "");
                 }
                 batch work;
                 work.events = decode(*list, b);
@@ -227,6 +228,7 @@ public:
                 if (last_problem != e.what()) {
                     log::warn(k_component, std::string(e.what()) + "; retrying");
                     last_problem = e.what();
+                    if (_config.health) _config.health->set("nats", e.what());
                 }
                 unbind();
                 if (sleep_unless_stopped(backoff)) break;
@@ -394,7 +396,10 @@ private:
         for (;;) {
             try {
                 auto r = _log->append_batch(events);
-                if (reported) log::info(k_component, "Postgres is back: appending again");
+                if (reported) {
+                    log::info(k_component, "Postgres is back: appending again");
+                    if (_config.health) _config.health->set("postgres", "");
+                }
                 return r;
             } catch (const eventstore::store_error& e) {
                 // Retrying is safe even after an in-doubt commit: the inbox makes the append
@@ -402,6 +407,7 @@ private:
                 if (!e.retry_may_help()) throw;
                 if (!reported) {
                     log::warn(k_component, std::string("append failed, retrying: ") + e.what());
+                    if (_config.health) _config.health->set("postgres", e.what());
                     reported = true;
                 }
                 if (sleep_unless_stopped(backoff)) return {};

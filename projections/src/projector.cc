@@ -70,6 +70,7 @@ projector_stats run_projectors(const projector_config& config) {
             if (!last_problem.empty()) {
                 log::info(k_component, "Postgres is back: projecting again");
                 last_problem.clear();
+                if (config.health) config.health->set("postgres", "");
                 backoff = std::chrono::milliseconds(100);
             }
             if (moved) continue;
@@ -80,6 +81,7 @@ projector_stats run_projectors(const projector_config& config) {
             if (last_problem != e.what()) {
                 log::warn(k_component, std::string(e.what()) + "; retrying");
                 last_problem = e.what();
+                if (config.health) config.health->set("postgres", e.what());
             }
             if (sleep_unless_stopped(backoff)) break;
             backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));

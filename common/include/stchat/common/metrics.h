@@ -55,6 +55,18 @@ class histogram {
 // Latency buckets from 0.5 ms to 10 s.
 std::vector<double> latency_buckets();
 
+// What /healthz reports: problems by dependency ("nats", "postgres"); none means healthy.
+// Set by the component on each state change, read by the HTTP thread.
+class health_state {
+public:
+    void set(const std::string& dependency, const std::string& problem);  // "" clears
+    std::string problems() const;  // "" when healthy, else "postgres: ...; nats: ..."
+
+private:
+    mutable std::mutex _mutex;
+    std::vector<std::pair<std::string, std::string>> _problems;
+};
+
 class registry {
   public:
     // `labels` is the inside of the braces, e.g. R"(code="bad_json")"; several series may

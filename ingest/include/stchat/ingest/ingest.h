@@ -36,6 +36,7 @@ struct ingest_config {
     std::chrono::milliseconds fetch_wait{500};
     bool stop_when_drained = false;  // return once the consumer has nothing pending (bench)
     metrics::registry* metrics = nullptr;  // when set: counters for GET /metrics
+    metrics::health_state* health = nullptr;  // when set: NATS and Postgres problems for /healthz
 };
 
 struct ingest_stats {

@@ -28,6 +28,7 @@ struct projector_config {
     // When set: return once every projector is at the head and this says true (--once: always).
     std::function<bool()> stop_when_caught_up;
     metrics::registry* metrics = nullptr;  // when set: progress and lag for GET /metrics
+    metrics::health_state* health = nullptr;  // when set: Postgres problems for /healthz
 };
 
 struct projector_stats {
