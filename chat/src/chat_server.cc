@@ -715,6 +715,9 @@ private:
                               _metrics.send_latency.observe(
                                   std::chrono::duration<double>(steady::now() - received).count());
                               if (!err.empty()) return error(h, "internal", "not stored; send again", id);
+                              if (ack.other_room) {
+                                  return error(h, "bad_frame", "id already used for a message in another room", id);
+                              }
                               send_text(h, json_of([&](writer_t& w) {
                                   put(w, "type", "ack");
                                   put(w, "room", room);

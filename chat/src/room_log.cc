@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <map>
 #include <stdexcept>
 
 #include "stchat/eventstore/event_log.h"
@@ -93,7 +94,23 @@ std::vector<room_ack> room_log::send_batch(const std::vector<send_request>& send
     auto results = _impl->log->append_batch(events);
     std::vector<room_ack> acks;
     acks.reserve(results.size());
-    for (const auto& r : results) acks.push_back({r.stream_seq, r.duplicate});
+    std::string duplicates;  // positions of the duplicates, as a Postgres array literal
+    for (const auto& r : results) {
+        acks.push_back({r.stream_seq, r.duplicate, false});
+        if (r.duplicate) duplicates += (duplicates.empty() ? "" : ",") + std::to_string(r.position);
+    }
+    if (!duplicates.empty()) {
+        // Rare (a resend): check that each duplicate is the same room's message, not an id the
+        // user already spent elsewhere, which must not be acked as this room's seq.
+        std::map<int64_t, std::string> stream_at;
+        for (const auto& row : _impl->sql->exec("SELECT position, stream FROM event_log WHERE position = ANY($1::bigint[])",
+                                                 {"{" + duplicates + "}"})) {
+            stream_at[std::stoll(*row.at(0))] = row.at(1).value_or("");
+        }
+        for (size_t i = 0; i < results.size(); ++i) {
+            if (results[i].duplicate && stream_at[results[i].position] != events[i].stream) acks[i].other_room = true;
+        }
+    }
     return acks;
 }
 

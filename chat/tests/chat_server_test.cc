@@ -450,6 +450,21 @@ BOOST_AUTO_TEST_CASE(a_send_right_after_a_join_waits_for_the_join_and_is_acked) 
     BOOST_TEST(str(eve->next_of("error"), "code") == "not_joined");
 }
 
+BOOST_AUTO_TEST_CASE(an_id_already_used_in_another_room_is_refused_not_acked) {
+    auto ann = v1("ann");
+    for (const char* room : {"north", "south"}) {
+        ann->send(std::string(R"({"type":"join","room":")") + room + R"("})");
+        ann->next_of("joined");
+    }
+    ann->send(R"({"type":"send","room":"north","id":"same","text":"up here"})");
+    BOOST_TEST(num(ann->next_of("ack"), "seq") == 2);
+    ann->send(R"({"type":"send","room":"south","id":"same","text":"down there"})");
+    auto e = ann->next_of("error");
+    BOOST_TEST(str(e, "code") == "bad_frame");
+    BOOST_TEST(str(e, "ref") == "same");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE stream = 'room.south' AND type = 'chat.message'") == 0);
+}
+
 BOOST_AUTO_TEST_CASE(metrics_count_sessions_stored_messages_dedup_hits_and_errors) {
     auto alice = v1("alice");
     alice->send(R"({"type":"join","room":"lobby"})");

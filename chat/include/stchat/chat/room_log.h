@@ -66,6 +66,7 @@ struct send_request {
 struct room_ack {
     int64_t seq = 0;
     bool duplicate = false;
+    bool other_room = false;  // a duplicate whose id this user already used in another room
 };
 
 class room_log {
