@@ -202,14 +202,12 @@ replay_result replay(const replay_config& config, std::FILE* out) {
         }
         return 0;
     });
+    int64_t head = guarded([&] {
+        pqxx::read_transaction tx(*conn);
+        return tx.exec("SELECT coalesce(max(position), 0) FROM event_log")[0][0].as<int64_t>();
+    });
     // Without --follow the replay ends at the head as it is now (or --to): a busy log still ends.
-    int64_t upper = config.to.value_or(LLONG_MAX);
-    if (!config.follow && !config.to) {
-        upper = guarded([&] {
-            pqxx::read_transaction tx(*conn);
-            return tx.exec("SELECT coalesce(max(position), 0) FROM event_log")[0][0].as<int64_t>();
-        });
-    }
+    int64_t upper = config.to.value_or(config.follow ? LLONG_MAX : head);
     std::string sql =
         "SELECT position, stream, stream_seq, type,"
         " (extract(epoch FROM recorded_at) * 1000000)::bigint,"
@@ -235,10 +233,6 @@ replay_result replay(const replay_config& config, std::FILE* out) {
         return true;
     };
     // What the log holds now: fetched in parallel position ranges, written in order.
-    int64_t head = guarded([&] {
-        pqxx::read_transaction tx(*conn);
-        return tx.exec("SELECT coalesce(max(position), 0) FROM event_log")[0][0].as<int64_t>();
-    });
     int64_t bounded = std::min(upper, head);
     if (next <= bounded) {
         std::optional<std::string> filter;
