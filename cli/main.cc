@@ -241,7 +241,7 @@ int cmd_feed(int argc, char** argv) {
 }
 
 int cmd_chat(int argc, char** argv) {
-    args a(argc, argv, 2, {}, merged({k_base_options, {"port", "web", "max-text", "history", "allow-origin", "ping-interval", "idle-timeout", "hello-timeout", "rate-limit"}}));
+    args a(argc, argv, 2, {}, merged({k_base_options, {"port", "web", "max-text", "history", "allow-origin", "allow-host", "ping-interval", "idle-timeout", "hello-timeout", "rate-limit", "max-rooms", "rooms-per-minute", "token-ttl"}}));
     if (a.help()) {
         std::cout << "Usage: stchat chat [options]\n\n"
                      "Serves chat rooms over WebSocket (RFC 6455) and the web client on one port:\n"
@@ -255,9 +255,16 @@ int cmd_chat(int argc, char** argv) {
                      "  --web DIR          folder of the web client (default: web/ next to build/)\n"
                      "  --max-text N       characters per message (default 4000)\n"
                      "  --history N        events replayed on a join without since (default 50)\n"
-                     "  --allow-origin LIST  comma-separated Origins browsers may connect from, besides\n"
-                     "                     the server's own host and localhost\n"
-                     "  --rate-limit N     sends per second per connection, bursts of 2N (default 20)\n"
+                     "  --allow-origin LIST  comma-separated Origins browsers may connect from (e.g.\n"
+                     "                     https://chat.example.com), besides localhost, 127.0.0.1, [::1]\n"
+                     "  --allow-host LIST  comma-separated host names this server is reached by, e.g.\n"
+                     "                     chat.example.com (IP addresses and localhost always work;\n"
+                     "                     other names are refused: DNS rebinding); also allowed Origins\n"
+                     "  --rate-limit N     sends, joins and leaves per second per connection, bursts of\n"
+                     "                     2N (default 20)\n"
+                     "  --max-rooms N      rooms one connection may be in at once (default 100)\n"
+                     "  --rooms-per-minute N  new rooms one user may create per minute (default 10)\n"
+                     "  --token-ttl DAYS   how long a welcome's token restores its user (default 30)\n"
                      "  --ping-interval S  ping a session quiet for S seconds (default 20)\n"
                      "  --idle-timeout S   close a session that sent nothing, not even a pong, for S\n"
                      "                     seconds, with 1001 (default 60)\n"
@@ -282,13 +289,22 @@ int cmd_chat(int argc, char** argv) {
     c.ping_interval_ms = millis("ping-interval", 20);
     c.idle_timeout_ms = millis("idle-timeout", 60);
     c.hello_timeout_ms = millis("hello-timeout", 10);
-    std::string origins = a.get_or("allow-origin", "");
-    for (size_t start = 0; start < origins.size();) {
-        size_t comma = origins.find(',', start);
-        if (comma == std::string::npos) comma = origins.size();
-        if (comma > start) c.allowed_origins.push_back(origins.substr(start, comma - start));
-        start = comma + 1;
-    }
+    c.max_rooms = static_cast<size_t>(a.integer("max-rooms", 100, 1, 100000));
+    c.rooms_per_minute = static_cast<int>(a.integer("rooms-per-minute", 10, 1, 1000000));
+    c.token_ttl_s = static_cast<int64_t>(a.number("token-ttl", 30, 0.0001) * 86400);
+    auto list = [&](const char* name) {
+        std::vector<std::string> out;
+        std::string text = a.get_or(name, "");
+        for (size_t start = 0; start < text.size();) {
+            size_t comma = text.find(',', start);
+            if (comma == std::string::npos) comma = text.size();
+            if (comma > start) out.push_back(text.substr(start, comma - start));
+            start = comma + 1;
+        }
+        return out;
+    };
+    c.allowed_origins = list("allow-origin");
+    c.allowed_hosts = list("allow-host");
     install_shutdown_handlers();
     chat::run_chat_server(c);
     return 0;

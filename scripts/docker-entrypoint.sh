@@ -14,7 +14,7 @@ postgres)
         runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
         echo "host all all 0.0.0.0/0 trust" >> "$data/pg_hba.conf"
         runuser -u postgres -- "$PG_BIN/postgres" -D "$data" --single postgres <<'SQL' >/dev/null
-CREATE ROLE stchat LOGIN CREATEDB;
+CREATE ROLE stchat LOGIN CREATEDB CREATEROLE;
 CREATE DATABASE stchat OWNER stchat;
 SQL
     fi

@@ -14,7 +14,7 @@ as_root() {
 
 STCHAT_PACKAGES=(g++ cmake ninja-build pkg-config ccache git
     libnats-dev nats-server libprotobuf-dev protobuf-compiler libpqxx-dev libpq-dev
-    libasio-dev libwebsocketpp-dev rapidjson-dev libboost-test-dev libssl-dev
+    libasio-dev libwebsocketpp-dev rapidjson-dev libboost-test-dev libssl-dev libsodium-dev
     postgresql-15 postgresql-client-15)
 
 # Installs the Debian packages that are missing (and any extra ones named).
@@ -79,7 +79,9 @@ stchat_start_postgres() {
         STCHAT_PG_STARTED=1
     fi
     psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qtA -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-SELECT 'CREATE ROLE stchat LOGIN CREATEDB' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'stchat')
+SELECT 'CREATE ROLE stchat LOGIN CREATEDB CREATEROLE' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'stchat')
+\gexec
+SELECT 'ALTER ROLE stchat CREATEROLE' FROM pg_roles WHERE rolname = 'stchat' AND NOT rolcreaterole
 \gexec
 SELECT 'CREATE DATABASE stchat OWNER stchat' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'stchat')
 \gexec

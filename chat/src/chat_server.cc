@@ -1,39 +1,39 @@
 // The WebSocket chat server. Threads: one Asio thread owns every session (all session state is
 // touched only there); a writer thread group-commits sends, joins and leaves; a reader thread
-// serves replays; a relay thread tails the log. Results travel back with asio::post.
+// serves replays; a key thread hashes and checks private rooms' keys; a relay thread tails the
+// log. Results travel back with asio::post.
+//
+// What a frame means is decided by protocol_codec; who a client is by identity; what a string
+// may hold by text_rules. This file is the sessions: what each may do, and when.
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
-#include <openssl/hmac.h>
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
-#include <cmath>
 #include <unistd.h>
 
-#include <condition_variable>
-#include <deque>
 #include <fstream>
 #include <functional>
 #include <map>
-#include <mutex>
-#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "chat_metrics.h"
+#include "db_worker.h"
+#include "identity.h"
+#include "protocol_codec.h"
+#include "room_keys.h"
 #include "stchat/chat/chat_server.h"
 #include "stchat/chat/room_log.h"
 #include "stchat/common/limits.h"
 #include "stchat/common/log.h"
-#include "stchat/common/metrics.h"
 #include "stchat/common/shutdown.h"
 #include "stchat/eventstore/event_log.h"
 #include "stchat/eventstore/sql_session.h"
+#include "text_rules.h"
+#include "token_bucket.h"
 #include "ws_frames.h"
 
 namespace stchat::chat {
@@ -43,159 +43,67 @@ constexpr const char* k_component = "chat";
 constexpr const char* k_subprotocol = "stchat.v1";
 
 using hdl_t = websocketpp::connection_hdl;
-using writer_t = rapidjson::Writer<rapidjson::StringBuffer>;
 using steady = std::chrono::steady_clock;
-constexpr size_t k_max_held = 256;  // frames kept while a join is checked
+constexpr size_t k_max_held = 256;        // frames kept while a join is checked
+constexpr size_t k_max_pending = 10000;   // live events kept for one session while its replay runs
+constexpr size_t k_max_http_body = 1024;  // bytes of an HTTP request body
+constexpr double k_ping_burst = 20;
 
-
-std::string json_of(const std::function<void(writer_t&)>& body) {
-    rapidjson::StringBuffer buf;
-    writer_t w(buf);
-    w.StartObject();
-    body(w);
-    w.EndObject();
-    return std::string(buf.GetString(), buf.GetSize());
-}
-
-void put(writer_t& w, const char* key, const std::string& v) {
-    w.Key(key);
-    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-}
-
-std::string hex(const unsigned char* p, size_t n) {
-    static const char* d = "0123456789abcdef";
-    std::string out;
-    for (size_t i = 0; i < n; ++i) {
-        out.push_back(d[p[i] >> 4]);
-        out.push_back(d[p[i] & 15]);
-    }
-    return out;
-}
-
-std::string iso_time(int64_t us) {
-    std::time_t secs = static_cast<std::time_t>(us / 1000000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    char out[64];
-    std::snprintf(out, sizeof out, "%s.%06dZ", buf, static_cast<int>(us % 1000000));
-    return out;
-}
-
-const char* const k_first[] = {"Brenda", "Marcus", "Aisha", "Tomas", "Yuki", "Olga", "Kwame", "Lena",
-                               "Diego", "Priya", "Finn", "Zara"};
-const char* const k_last[] = {"Goodwin", "Okafor", "Lindqvist", "Moreau", "Tanaka", "Haddad",
-                              "Novak", "Reyes", "Fischer", "Mensah", "Kowalski", "Byrne"};
-
-// A unit of work for a database thread: runs there with that thread's room_log.
-using db_task = std::function<void(room_log&)>;
-
-// A database thread. Sends queued while it works are committed together (group commit): one
-// transaction for what arrived together, not one fsync per message.
-class db_thread {
+// A thread that runs tasks in order: the key thread (argon2id takes ~50 ms and 64 MiB a check,
+// never on the Asio thread or the database writer).
+class task_thread {
 public:
-    struct pending_send {
-        send_request request;
-        std::function<void(room_ack, std::string)> done;  // error text when it failed
-    };
-
-    explicit db_thread(const eventstore::store_config& store, std::function<void(size_t)> on_batch = {})
-        : _store(store), _on_batch(std::move(on_batch)) {
-        _thread = std::thread([this] { loop(); });
-    }
-    ~db_thread() {
+    task_thread() : _thread([this] { loop(); }) {}
+    ~task_thread() { stop(); }
+    // Runs what is queued, then joins; later posts are dropped. Idempotent.
+    void stop() {
         {
             std::lock_guard<std::mutex> lock(_mutex);
+            if (_closing) return;
             _closing = true;
         }
         _cv.notify_all();
         _thread.join();
+        std::lock_guard<std::mutex> lock(_mutex);
+        _stopped = true;
+        _queue.clear();
     }
-    void post(db_task task) {
+    size_t queued() {
+        std::lock_guard<std::mutex> lock(_mutex);
+        return _queue.size();
+    }
+    void post(std::function<void()> task) {
         {
             std::lock_guard<std::mutex> lock(_mutex);
-            _queue.push_back(work{std::move(task), {}});
-        }
-        _cv.notify_all();
-    }
-    void send(pending_send s) {
-        {
-            std::lock_guard<std::mutex> lock(_mutex);
-            _queue.push_back(work{{}, std::move(s)});
+            if (_stopped) return;
+            _queue.push_back(std::move(task));
         }
         _cv.notify_all();
     }
 
 private:
-    // A task or a send, kept in arrival order: a join posted before a send commits before it.
-    struct work {
-        db_task task;
-        pending_send send;
-    };
-
     void loop() {
-        room_log rooms(_store);
         for (;;) {
-            std::deque<work> queue;
+            std::function<void()> task;
             {
                 std::unique_lock<std::mutex> lock(_mutex);
                 _cv.wait(lock, [&] { return _closing || !_queue.empty(); });
-                if (_closing && _queue.empty()) return;
-                queue.swap(_queue);
+                if (_queue.empty()) return;
+                task = std::move(_queue.front());
+                _queue.pop_front();
             }
-            // Consecutive sends are committed together (group commit); a task ends the group.
-            std::vector<pending_send> sends;
-            for (auto& w : queue) {
-                if (!w.task) {
-                    sends.push_back(std::move(w.send));
-                    continue;
-                }
-                commit(rooms, sends);
-                try {
-                    w.task(rooms);
-                } catch (const std::exception& e) {
-                    log::error(k_component, std::string("database task failed: ") + e.what());
-                }
-            }
-            commit(rooms, sends);
-        }
-    }
-
-    void commit(room_log& rooms, std::vector<pending_send>& sends) {
-        if (sends.empty()) return;
-        std::vector<send_request> batch;
-        for (auto& s : sends) batch.push_back(s.request);
-        try {
-            auto acks = with_retry([&] { return rooms.send_batch(batch); });
-            if (_on_batch) _on_batch(batch.size());
-            for (size_t i = 0; i < sends.size(); ++i) sends[i].done(acks[i], {});
-        } catch (const std::exception& e) {
-            log::error(k_component, std::string("send batch failed: ") + e.what());
-            for (auto& s : sends) s.done({}, e.what());
-        }
-        sends.clear();
-    }
-
-    // Transient failures (Postgres restarting) are retried: appends are idempotent by their keys.
-    template <typename F>
-    auto with_retry(F&& f) -> decltype(f()) {
-        for (int attempt = 0;; ++attempt) {
             try {
-                return f();
-            } catch (const eventstore::store_error& e) {
-                if (!e.retry_may_help() || attempt >= 50) throw;
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                task();
+            } catch (const std::exception& e) {
+                log::error(k_component, std::string("key check failed: ") + e.what());
             }
         }
     }
-
-    eventstore::store_config _store;
-    std::function<void(size_t)> _on_batch;  // called with the size of each group commit
     std::mutex _mutex;
     std::condition_variable _cv;
-    std::deque<work> _queue;
+    std::deque<std::function<void()>> _queue;
     bool _closing = false;
+    bool _stopped = false;
     std::thread _thread;
 };
 
@@ -207,13 +115,15 @@ struct room_state {
 };
 
 struct session {
+    session(double actions_per_second, double pings_per_second)
+        : actions(actions_per_second, 2 * actions_per_second), pings(pings_per_second, k_ping_burst) {}
     uint64_t id = 0;
     server_t::connection_ptr con;  // held until on_close erases the session
     steady::time_point opened = steady::now();
     steady::time_point last_seen = steady::now();  // last frame or pong from the client
     steady::time_point last_ping = steady::now();
     bool legacy = false;
-    bool greeted = false;
+    bool greeted = false;  // said hello (legacy: always); identity is fixed from then on
     author who;
     std::map<std::string, room_state> rooms;
     uint64_t next_request = 0;
@@ -222,35 +132,8 @@ struct session {
     bool join_pending = false;
     std::deque<std::string> held;
     uint64_t legacy_messages = 0;
-    double tokens = -1;  // rate limit: sends left in the burst (-1: a full burst, set on first use)
-    std::chrono::steady_clock::time_point refilled = std::chrono::steady_clock::now();
-};
-
-// What /metrics shows. Counters are atomics: the relay and database threads update some.
-struct chat_metrics {
-    metrics::registry reg;
-    metrics::counter& connections = reg.make_counter("stchat_chat_connections_total", "WebSocket connections opened");
-    metrics::gauge& sessions_v1 = reg.make_gauge("stchat_chat_sessions", "Open WebSocket sessions", R"(protocol="v1")");
-    metrics::gauge& sessions_legacy = reg.make_gauge("stchat_chat_sessions", "Open WebSocket sessions", R"(protocol="legacy")");
-    metrics::counter& frames_received = reg.make_counter("stchat_chat_frames_received_total", "Frames received from clients");
-    metrics::counter& frames_sent = reg.make_counter("stchat_chat_frames_sent_total", "Frames sent to clients");
-    metrics::counter& messages_stored = reg.make_counter("stchat_chat_messages_stored_total", "Messages appended to the log");
-    metrics::counter& duplicates = reg.make_counter("stchat_chat_send_duplicates_total", "Resent messages acked without a new append (dedup hits)");
-    metrics::counter& send_batches = reg.make_counter("stchat_chat_send_batches_total", "Group commits of sends");
-    metrics::histogram& send_latency = reg.make_histogram("stchat_chat_send_latency_seconds", "From a send frame received to its ack sent");
-    metrics::counter& closed_slow = reg.make_counter("stchat_chat_closed_total", "Sessions closed by the server", R"(reason="slow_reader")");
-    metrics::counter& closed_idle = reg.make_counter("stchat_chat_closed_total", "Sessions closed by the server", R"(reason="idle")");
-    metrics::counter& closed_hello = reg.make_counter("stchat_chat_closed_total", "Sessions closed by the server", R"(reason="no_hello")");
-    metrics::gauge& relay_position = reg.make_gauge("stchat_chat_relay_position", "Last log position the relay has read");
-    metrics::gauge& relay_lag = reg.make_gauge("stchat_chat_relay_lag_events", "Log events committed but not yet read by the relay");
-    std::map<std::string, metrics::counter*> errors;
-    chat_metrics() {
-        for (const char* code : {"bad_json", "bad_frame", "unknown_type", "hello_required", "bad_name", "bad_room",
-                                 "not_joined", "forbidden", "read_only", "too_large", "rate_limited", "internal"}) {
-            errors[code] = &reg.make_counter("stchat_chat_errors_total", "Error frames sent, by code",
-                                             std::string("code=\"") + code + "\"");
-        }
-    }
+    token_bucket actions;  // sends, joins and leaves
+    token_bucket pings;    // pings from the client
 };
 
 // A room event's frames, built on first use and shared by every session they go to.
@@ -259,16 +142,33 @@ struct event_frames {
     server_t::message_ptr v1, legacy;
 };
 
+// What a join was decided: go ahead, refused, or the database failed.
+enum class access_result { ok, forbidden, failed, busy };
+
+int64_t now_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string secret_of(const eventstore::store_config& store) {
+    auto sql = eventstore::make_sql_session(store);
+    auto rows = sql->exec("SELECT encode(secret, 'hex') FROM chat_secret WHERE id = 1");
+    if (rows.empty() || !rows[0][0]) throw std::runtime_error("chat_secret missing: run stchat migrate");
+    std::string out;
+    const std::string& h = *rows[0][0];
+    auto digit = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+    for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(digit(h[i]) * 16 + digit(h[i + 1])));
+    return out;  // the secret's bytes: the HMAC key
+}
+
 class chat_server {
 public:
     explicit chat_server(const chat_config& config)
         : _config(config),
+          _limits{config.max_text},
+          _tokens(secret_of(config.store), config.token_ttl_s),
+          _origins(config.allowed_origins, config.allowed_hosts),
           _writer(config.store, [this](size_t) { _metrics.send_batches.add(); }),
           _reader(config.store) {
-        auto sql = eventstore::make_sql_session(config.store);
-        auto rows = sql->exec("SELECT encode(secret, 'hex') FROM chat_secret WHERE id = 1");
-        if (rows.empty() || !rows[0][0]) throw std::runtime_error("chat_secret missing: run stchat migrate");
-        _secret = *rows[0][0];
         _server.clear_access_channels(websocketpp::log::alevel::all);
         _server.clear_error_channels(websocketpp::log::elevel::all);
         _server.init_asio();
@@ -278,15 +178,28 @@ public:
             std::error_code ec;
             this_->get_con_from_hdl(h)->get_socket().set_option(asio::ip::tcp::no_delay(true), ec);
         });
+        // Every byte bounded before it is parsed: frames (the 64-bit length check is in
+        // third_party/websocketpp/processors/hybi13.hpp), HTTP bodies; headers are bounded by
+        // websocketpp (16,000 bytes).
         _server.set_max_message_size(config.max_frame);
+        _server.set_max_http_body_size(k_max_http_body);
         _server.set_open_handshake_timeout(5000);
         _server.set_close_handshake_timeout(5000);
         _server.set_pong_handler([this](hdl_t h, std::string) { touch(h); });
+        _server.set_ping_handler([this](hdl_t h, std::string payload) { return on_ping(h, payload); });
         _server.set_validate_handler([this](hdl_t h) { return on_validate(h); });
         _server.set_open_handler([this](hdl_t h) { on_open(h); });
         _server.set_close_handler([this](hdl_t h) { on_close(h); });
         _server.set_message_handler([this](hdl_t h, server_t::message_ptr m) { on_message(h, m); });
         _server.set_http_handler([this](hdl_t h) { on_http(h); });
+    }
+
+    // The workers post to each other (keys -> writer -> reader, writer -> keys): each is drained
+    // and joined while those it posts to still run; what is posted to a stopped one is dropped.
+    ~chat_server() {
+        _keys.stop();
+        _writer.stop();
+        _reader.stop();
     }
 
     void run() {
@@ -302,25 +215,50 @@ public:
         _tick = std::make_unique<asio::steady_timer>(_server.get_io_service());
         schedule_tick();
         log::info(k_component, "listening on port " + std::to_string(_config.port));
-        std::thread relay([this, start] { relay_loop(start); });
-        std::thread heartbeat([this] { heartbeat_loop(); });
-        std::thread stopper([this] {
-            while (!sleep_unless_stopped(std::chrono::milliseconds(200))) {}
+        // Joined however run() ends, also by an exception.
+        struct joiner {
+            std::atomic<bool>& stop;
+            std::vector<std::thread> threads;
+            ~joiner() {
+                stop = true;
+                for (auto& t : threads) t.join();
+            }
+        } threads{_relay_stop, {}};
+        threads.threads.emplace_back([this, start] { relay_loop(start); });
+        threads.threads.emplace_back([this] { heartbeat_loop(); });
+        threads.threads.emplace_back([this] {
+            while (!sleep_unless_stopped(std::chrono::milliseconds(200)) && !_relay_stop) {}
             asio::post(_server.get_io_service(), [this] { shutdown(); });
         });
         _server.run();
-        _relay_stop = true;
-        relay.join();
-        heartbeat.join();
-        stopper.join();
         log::info(k_component, "stopped");
     }
 
 private:
-    // ---- connection lifecycle (Asio thread) ----
+    // ---- the handshake and plain HTTP (Asio thread) ----
+    // Only RFC 6455 (version 13), only at "/", only from an allowed Host and Origin.
     bool on_validate(hdl_t h) {
         auto con = _server.get_con_from_hdl(h);
-        if (!origin_allowed(con->get_request_header("Origin"), con->get_request_header("Host"))) {
+        if (con->get_request_header("Sec-WebSocket-Version") != "13") {
+            // draft-76 ("hixie"), versions 7 and 8 and anything else: RFC 6455 4.4.
+            _metrics.refused["version"]->add();
+            con->set_status(websocketpp::http::status_code::upgrade_required);
+            con->replace_header("Sec-WebSocket-Version", "13");
+            return false;
+        }
+        std::string path = con->get_resource();
+        if (path.substr(0, path.find('?')) != "/") {
+            _metrics.refused["path"]->add();
+            con->set_status(websocketpp::http::status_code::not_found);
+            return false;
+        }
+        if (!_origins.host_allowed(con->get_request_header("Host"))) {
+            _metrics.refused["host"]->add();
+            con->set_status(websocketpp::http::status_code::forbidden);
+            return false;
+        }
+        if (!_origins.origin_allowed(con->get_request_header("Origin"))) {
+            _metrics.refused["origin"]->add();
             log::debug(k_component, "refused Origin " + con->get_request_header("Origin"));
             con->set_status(websocketpp::http::status_code::forbidden);
             return false;
@@ -334,9 +272,55 @@ private:
         return true;  // no subprotocol: legacy
     }
 
+    void on_http(hdl_t h) {
+        auto con = _server.get_con_from_hdl(h);
+        const std::string& method = con->get_request().get_method();
+        bool head = method == "HEAD";
+        auto respond = [&](websocketpp::http::status_code::value status, const std::string& type, const std::string& body) {
+            con->set_status(status);
+            con->replace_header("Content-Type", type);
+            con->replace_header("Cache-Control", "no-store");
+            if (head) {
+                con->set_body("");  // HEAD: the headers a GET would get, no body
+                con->replace_header("Content-Length", std::to_string(body.size()));
+            } else {
+                con->set_body(body);
+            }
+        };
+        const char* text = "text/plain; charset=utf-8";
+        if (method != "GET" && !head) {
+            _metrics.refused["method"]->add();
+            con->replace_header("Allow", "GET, HEAD");
+            return respond(websocketpp::http::status_code::method_not_allowed, text, "only GET and HEAD\n");
+        }
+        if (!_origins.host_allowed(con->get_request_header("Host"))) {
+            _metrics.refused["host"]->add();
+            return respond(websocketpp::http::status_code::forbidden, text,
+                           "host not allowed: start stchat chat with --allow-host " +
+                               bare_host(con->get_request_header("Host")).substr(0, 253) + "\n");
+        }
+        std::string path = con->get_resource();
+        path = path.substr(0, path.find('?'));
+        if (path == "/healthz") return respond(websocketpp::http::status_code::ok, text, "ok\n");
+        if (path == "/metrics") {
+            return respond(websocketpp::http::status_code::ok, "text/plain; version=0.0.4; charset=utf-8",
+                           _metrics.reg.render());
+        }
+        if ((path == "/" || path == "/index.html") && !_config.web_root.empty()) {
+            std::ifstream in(_config.web_root + "/index.html");
+            if (in) {
+                std::stringstream ss;
+                ss << in.rdbuf();
+                return respond(websocketpp::http::status_code::ok, "text/html; charset=utf-8", ss.str());
+            }
+        }
+        respond(websocketpp::http::status_code::not_found, text, "not found\n");
+    }
+
+    // ---- connection lifecycle (Asio thread) ----
     void on_open(hdl_t h) {
         auto con = _server.get_con_from_hdl(h);
-        session& s = _sessions[h];
+        session& s = _sessions.try_emplace(h, _config.sends_per_second, _config.pings_per_second).first->second;
         s.id = ++_next_session;
         s.con = con;
         s.legacy = con->get_subprotocol() != k_subprotocol;
@@ -357,33 +341,11 @@ private:
         _sessions.erase(it);
     }
 
-    void on_http(hdl_t h) {
-        auto con = _server.get_con_from_hdl(h);
-        std::string path = con->get_resource();
-        if (path == "/healthz") {
-            con->set_status(websocketpp::http::status_code::ok);
-            con->set_body("ok\n");
-            return;
-        }
-        if (path == "/metrics") {
-            con->set_status(websocketpp::http::status_code::ok);
-            con->append_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-            con->set_body(_metrics.reg.render());
-            return;
-        }
-        if ((path == "/" || path == "/index.html") && !_config.web_root.empty()) {
-            std::ifstream in(_config.web_root + "/index.html");
-            if (in) {
-                std::stringstream ss;
-                ss << in.rdbuf();
-                con->set_status(websocketpp::http::status_code::ok);
-                con->append_header("Content-Type", "text/html; charset=utf-8");
-                con->set_body(ss.str());
-                return;
-            }
-        }
-        con->set_status(websocketpp::http::status_code::not_found);
-        con->set_body("not found\n");
+    void close(session& s, websocketpp::close::status::value code, const char* reason, const char* metric) {
+        websocketpp::lib::error_code ec;
+        if (!s.con || s.con->get_state() != websocketpp::session::state::open) return;
+        if (metric) _metrics.closed[metric]->add();
+        s.con->close(code, reason, ec);
     }
 
     void on_message(hdl_t h, server_t::message_ptr m) {
@@ -392,12 +354,39 @@ private:
         session& s = it->second;
         s.last_seen = steady::now();
         _metrics.frames_received.add();
+        if (m->get_opcode() != websocketpp::frame::opcode::text) {
+            // Binary frames skip the UTF-8 check: nothing in them is taken (RFC 6455 7.4.1).
+            return close(s, websocketpp::close::status::unsupported_data, "text frames only", "binary_frame");
+        }
         if (s.join_pending) {
             if (s.held.size() >= k_max_held) return error(h, "rate_limited", "too many frames while joining", "");
             s.held.push_back(m->get_payload());
             return;
         }
         handle_frame(h, s, m->get_payload());
+    }
+
+    // Pings are answered here, not by websocketpp, so that a pong counts toward the slow-reader
+    // bound like every other output (websocketpp counts only payload bytes: an empty pong was
+    // free), and a client pinging faster than pings_per_second (bursts of 20) is closed 1008.
+    bool on_ping(hdl_t h, const std::string& payload) {
+        auto it = _sessions.find(h);
+        if (it == _sessions.end()) return false;
+        session& s = it->second;
+        s.last_seen = steady::now();
+        if (!s.pings.take()) {
+            close(s, websocketpp::close::status::policy_violation, "ping flood", "ping_flood");
+            return false;
+        }
+        auto pong = std::make_shared<frame_t>(frame_t::con_msg_man_ptr(), websocketpp::frame::opcode::pong, 0);
+        std::string frame(1, static_cast<char>(0x8A));
+        frame.push_back(static_cast<char>(payload.size()));  // a ping's payload is <= 125 bytes
+        frame += payload;
+        pong->set_header("");
+        pong->set_payload(frame);  // header and payload both counted by get_buffered_amount()
+        pong->set_prepared(true);
+        send_prepared(s, pong);
+        return false;
     }
 
     // Runs the frames held during a join, until one of them starts another join.
@@ -414,142 +403,180 @@ private:
     }
 
     void handle_frame(hdl_t h, session& s, const std::string& payload) {
-        rapidjson::Document d;
-        d.Parse(payload.c_str(), payload.size());
-        if (s.legacy) {
-            if (d.HasParseError() || !d.IsObject() || !d.HasMember("message") || !d["message"].IsString()) {
-                return;  // the original ignored what it did not understand
-            }
-            send_message(h, s, "lobby", "legacy-" + std::to_string(s.id) + "-" +
-                         std::to_string(++s.legacy_messages), d["message"].GetString());
-            return;
+        if (s.legacy) return on_legacy_message(h, s, payload);
+        decoded d = decode_v1(payload, _limits);
+        if (!d.req) return error(h, d.error.code.c_str(), d.error.message, d.error.ref);
+        request& r = *d.req;
+        if (r.type != request::kind::hello && !s.greeted) {
+            return error(h, "hello_required", "send hello first", "");
         }
-        if (d.HasParseError() || !d.IsObject()) return error(h, "bad_json", "not a JSON object", "");
-        if (!d.HasMember("type") || !d["type"].IsString()) {
-            return error(h, "bad_frame", "missing string field 'type'", "");
+        switch (r.type) {
+        case request::kind::hello: return on_hello(h, s, r);
+        case request::kind::join: return on_join(h, s, r);
+        case request::kind::send: return on_send(h, s, r);
+        case request::kind::leave: return on_leave(h, s, r);
         }
-        std::string type = d["type"].GetString();
-        if (type != "hello" && !s.greeted) return error(h, "hello_required", "send hello first", type);
-        if (type == "hello") return on_hello(h, s, d);
-        if (type == "join") return on_join(h, s, d);
-        if (type == "send") return on_send(h, s, d);
-        if (type == "leave") return on_leave(h, s, d);
-        error(h, "unknown_type", "unknown type '" + type + "'", type);
     }
 
-    // ---- v1 frames ----
-    void on_hello(hdl_t h, session& s, const rapidjson::Document& d) {
-        if (d.HasMember("token") && d["token"].IsString()) {
-            auto who = verify_token(d["token"].GetString());
-            if (!who) return error(h, "forbidden", "invalid token", "hello");
-            s.who = *who;
-        } else if (d.HasMember("name")) {
-            if (!d["name"].IsString()) return error(h, "bad_frame", "'name' must be a string", "hello");
-            std::string name = trim(d["name"].GetString());
-            if (!valid_name(name)) {
-                return error(h, "bad_name", "a name is 1-32 printable characters", "hello");
+    // ---- v1 requests ----
+    void on_hello(hdl_t h, session& s, request& r) {
+        if (s.greeted) {
+            return error(h, "bad_frame", "hello was already said on this connection; reconnect to change user", "hello");
+        }
+        if (r.token) {
+            auto check = _tokens.verify(*r.token, now_seconds());
+            if (check.result == token_signer::status::expired) {
+                return error(h, "forbidden", "token expired: say hello with your name for a new one", "hello");
             }
-            s.who = {random_uid(), name};
+            if (check.result != token_signer::status::ok) return error(h, "forbidden", "invalid token", "hello");
+            s.who = check.who;
         } else {
-            s.who = {random_uid(), random_name()};
+            s.who = {random_uid(), r.name ? *r.name : random_name()};
         }
         s.greeted = true;
-        send_text(h, json_of([&](writer_t& w) {
-            put(w, "type", "welcome");
-            put(w, "user", s.who.name);
-            put(w, "uid", s.who.uid);
-            put(w, "token", make_token(s.who));
-        }));
+        send_text(h, welcome_frame(s.who, _tokens.make(s.who, now_seconds())));
     }
 
-    void on_join(hdl_t h, session& s, const rapidjson::Document& d) {
-        if (!d.HasMember("room") || !d["room"].IsString()) {
-            return error(h, "bad_frame", "missing string field 'room'", "join");
+    bool take_action(hdl_t h, session& s, const std::string& ref) {
+        if (s.actions.take()) return true;
+        _metrics.errors["rate_limited"]->add();
+        send_text(h, error_frame("rate_limited", "too many sends, joins and leaves", ref, s.actions.retry_after_ms()));
+        return false;
+    }
+
+    void on_join(hdl_t h, session& s, request& r) {
+        if (!s.rooms.count(r.room) && s.rooms.size() >= _config.max_rooms) {
+            return error(h, "too_many_rooms",
+                         "at most " + std::to_string(_config.max_rooms) + " rooms per connection: leave one first", "join");
         }
-        std::string room = d["room"].GetString();
-        if (!valid_room_name(room) || (room.rfind("feed.", 0) == 0 && !is_feed_room(room))) {
-            return error(h, "bad_room", "bad room name", "join");
-        }
-        std::optional<int64_t> since;
-        if (d.HasMember("since")) {
-            if (!d["since"].IsInt64() || d["since"].GetInt64() < 0) {
-                return error(h, "bad_frame", "'since' must be an integer >= 0", "join");
-            }
-            since = d["since"].GetInt64();
-        }
-        std::string key;
-        if (d.HasMember("key")) {
-            if (!d["key"].IsString()) return error(h, "bad_frame", "'key' must be a string", "join");
-            key = d["key"].GetString();
-        }
-        // The access check runs on the writer thread (it may claim the room), then the join
-        // continues here; a refusal says nothing about the room's content.
-        auto& io = _server.get_io_service();
+        if (!take_action(h, s, "join")) return;
+        // The access check reads the room on the writer thread (in order with this session's
+        // other writes), then the join continues here; a refusal says nothing about the room.
         s.join_pending = true;
-        _writer.post([this, h, room, since, key, &io](room_log& rooms) {
-            bool ok = false, failed = false;
+        auto& io = _server.get_io_service();
+        _writer.post([this, h, room = r.room, since = r.since, key = r.key, &io](room_log& rooms) {
+            std::optional<room_access> access;
             try {
-                ok = rooms.may_join(room, key);
+                access = rooms.access(room);
             } catch (const std::exception& e) {
-                failed = true;
                 log::error(k_component, std::string("access check failed: ") + e.what());
             }
-            asio::post(io, [this, h, room, since, ok, failed] {
-                auto it = _sessions.find(h);
-                if (it == _sessions.end()) return;
-                if (ok) {
-                    join(h, it->second, room, since, false);
-                } else if (failed) {
-                    error(h, "internal", "the join failed; join again", "join");
-                } else {
-                    error(h, "forbidden", "private room: wrong or missing key", "join");
+            asio::post(io, [this, h, room, since, key, access] { after_access(h, room, since, key, access); });
+        });
+    }
+
+    void after_access(hdl_t h, const std::string& room, std::optional<int64_t> since, const std::string& key,
+                      const std::optional<room_access>& access) {
+        auto it = _sessions.find(h);
+        if (it == _sessions.end()) return;
+        session& s = it->second;
+        if (!access) return decided(h, room, since, access_result::failed);
+        if (!access->has_events && !is_feed_room(room)) {
+            if (int wait_ms = room_quota_wait(s.who.uid); wait_ms > 0) {
+                _metrics.errors["rate_limited"]->add();
+                send_text(h, error_frame("rate_limited",
+                                         "at most " + std::to_string(_config.rooms_per_minute) + " new rooms a minute",
+                                         "join", wait_ms));
+                return release_held(h);
+            }
+        }
+        const room_key& stored = access->key;
+        if (!stored.kind.empty() && key.empty()) return decided(h, room, since, access_result::forbidden);
+        if (stored.kind.empty() && (key.empty() || access->has_events || is_feed_room(room))) {
+            return decided(h, room, since, access_result::ok);  // an open room (a key is ignored)
+        }
+        if (_keys.queued() >= _config.max_key_checks) return decided(h, room, since, access_result::busy);
+        _metrics.key_checks_queued.add(1);
+        auto& io = _server.get_io_service();
+        if (!stored.kind.empty()) {
+            _keys.post([this, h, room, since, key, stored, &io] {
+                bool ok = key_matches(stored, key);
+                _metrics.key_checks_queued.add(-1);
+                asio::post(io, [=] { decided(h, room, since, ok ? access_result::ok : access_result::forbidden); });
+            });
+            return;
+        }
+        // A new room with a key: hash it here, claim the room on the writer, and if another join
+        // claimed it first, check the key against theirs.
+        _keys.post([this, h, room, since, key, &io] {
+            std::string phc = hash_room_key(key);
+            _metrics.key_checks_queued.add(-1);
+            _writer.post([this, h, room, since, key, phc, &io](room_log& rooms) {
+                std::optional<room_key> now;
+                try {
+                    now = rooms.claim_private(room, phc);
+                } catch (const std::exception& e) {
+                    log::error(k_component, std::string("private room claim failed: ") + e.what());
                 }
-                release_held(h);
+                if (!now || now->kind.empty() || now->phc == phc) {
+                    auto result = now ? access_result::ok : access_result::failed;
+                    return asio::post(io, [=] { decided(h, room, since, result); });
+                }
+                _keys.post([this, h, room, since, key, stored = *now, &io] {
+                    bool ok = key_matches(stored, key);
+                    asio::post(io, [=] { decided(h, room, since, ok ? access_result::ok : access_result::forbidden); });
+                });
             });
         });
     }
 
-    void on_send(hdl_t h, session& s, const rapidjson::Document& d) {
-        for (const char* f : {"room", "id", "text"}) {
-            if (!d.HasMember(f) || !d[f].IsString()) {
-                return error(h, "bad_frame", std::string("missing string field '") + f + "'", "send");
-            }
-        }
-        std::string room = d["room"].GetString(), id = d["id"].GetString();
-        std::string text(d["text"].GetString(), d["text"].GetStringLength());
-        if (id.empty() || id.size() > 64) return error(h, "bad_frame", "'id' is 1-64 characters", "send");
-        if (is_feed_room(room)) return error(h, "read_only", "feed rooms are read-only", id);
-        if (!s.rooms.count(room)) return error(h, "not_joined", "join the room first", id);
-        if (utf8_length(text) > _config.max_text) {
-            return error(h, "too_large", "text over " + std::to_string(_config.max_text) + " characters", id);
-        }
-        if (text.find('\0') != std::string::npos) return error(h, "bad_frame", "text has a NUL", id);
-        if (!take_token(s)) {
+    void decided(hdl_t h, const std::string& room, std::optional<int64_t> since, access_result result) {
+        auto it = _sessions.find(h);
+        if (it == _sessions.end()) return;
+        switch (result) {
+        case access_result::ok: join(h, it->second, room, since, false); break;
+        case access_result::forbidden: error(h, "forbidden", "private room: wrong or missing key", "join"); break;
+        case access_result::busy:
             _metrics.errors["rate_limited"]->add();
-            return send_text(h, json_of([&](writer_t& w) {
-                put(w, "type", "error");
-                put(w, "code", "rate_limited");
-                put(w, "message", "too many sends");
-                put(w, "ref", id);
-                w.Key("retry_after_ms");
-                w.Int(static_cast<int>(std::ceil((1.0 - s.tokens) * 1000 / _config.sends_per_second)));
-            }));
+            send_text(h, error_frame("rate_limited", "private room checks are busy", "join", 1000));
+            break;
+        case access_result::failed: error(h, "internal", "the join failed; join again", "join"); break;
         }
-        send_message(h, s, room, id, text);
+        release_held(h);
     }
 
-    void on_leave(hdl_t h, session& s, const rapidjson::Document& d) {
-        if (!d.HasMember("room") || !d["room"].IsString()) {
-            return error(h, "bad_frame", "missing string field 'room'", "leave");
+    // 0 when `uid` may create a room now (and counts it), else the ms until it may.
+    int room_quota_wait(const std::string& uid) {
+        auto now = steady::now();
+        auto& made = _rooms_made[uid];
+        while (!made.empty() && now - made.front() >= std::chrono::minutes(1)) made.pop_front();
+        if (static_cast<int>(made.size()) >= _config.rooms_per_minute) {
+            return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        made.front() + std::chrono::minutes(1) - now).count()) + 1;
         }
-        std::string room = d["room"].GetString();
-        if (!s.rooms.count(room)) return error(h, "not_joined", "not in this room", "leave");
-        leave_room(h, s, room);
-        s.rooms.erase(room);
-        send_text(h, json_of([&](writer_t& w) {
-            put(w, "type", "left");
-            put(w, "room", room);
-        }));
+        made.push_back(now);
+        return 0;
+    }
+
+    void on_send(hdl_t h, session& s, request& r) {
+        if (!s.rooms.count(r.room)) return error(h, "not_joined", "join the room first", r.id);
+        if (!take_action(h, s, r.id)) return;
+        send_message(h, s, r.room, r.id, r.text);
+    }
+
+    void on_leave(hdl_t h, session& s, request& r) {
+        if (!s.rooms.count(r.room)) return error(h, "not_joined", "not in this room", "leave");
+        if (!take_action(h, s, "leave")) return;
+        leave_room(h, s, r.room);
+        s.rooms.erase(r.room);
+        send_text(h, left_frame(r.room));
+    }
+
+    // The original protocol: {"message": "..."} to lobby. Same limits as v1; what is refused is
+    // said with {"action": "error", ...} (the original ignored frames it did not understand).
+    void on_legacy_message(hdl_t h, session& s, const std::string& payload) {
+        auto text = decode_legacy(payload, _limits);
+        if (!text) return;
+        if (const char* why = text_problem(*text)) return send_text(h, legacy_error_frame(std::string("not sent: ") + why));
+        if (utf8_length(*text) > _config.max_text) {
+            return send_text(h, legacy_error_frame("not sent: over " + std::to_string(_config.max_text) + " characters"));
+        }
+        if (!s.actions.take()) {
+            _metrics.errors["rate_limited"]->add();
+            return send_text(h, legacy_error_frame("not sent: too many messages, retry in " +
+                                                   std::to_string(s.actions.retry_after_ms()) + " ms"));
+        }
+        send_message(h, s, "lobby", "legacy-" + std::to_string(s.id) + "-" + std::to_string(++s.legacy_messages), *text);
     }
 
     // ---- rooms ----
@@ -569,25 +596,37 @@ private:
                               std::to_string(_boot);
         int history = _config.history;
         uint64_t generation = state.generation;
-        // Where the replay starts: after `since`; else the last `history` events; a legacy
-        // client (quiet) starts at its own join, as in the original.
+        // Where the replay starts: after `since` (a `since` above the head is read as the head,
+        // so live events follow); else the last `history` events; a legacy client (quiet) starts
+        // at its own join, as in the original.
         auto start = [this, h, room, since, history, quiet, generation](room_log& rooms, int64_t own_join) {
-            int64_t head = rooms.head(room);
-            int64_t from = since ? *since
-                           : quiet ? (own_join > 0 ? own_join - 1 : head)
-                                   : std::max<int64_t>(0, head - history);
-            read_page(rooms, {h, room, generation, from, head, true});
+            replay_cursor c{h, room, generation, 0, 0, true};
+            try {
+                c.head = rooms.head(room);
+                c.after = since ? std::min(*since, c.head)
+                          : quiet ? (own_join > 0 ? own_join - 1 : c.head)
+                                  : std::max<int64_t>(0, c.head - history);
+            } catch (const std::exception& e) {
+                log::error(k_component, std::string("join: reading the room failed: ") + e.what());
+                return replay_failed(c);
+            }
+            read_page(rooms, c);
         };
         if (first) {
-            _writer.post([this, who, room, request, start](room_log& rooms) {
-                int64_t seq = rooms.join(room, who, request).seq;
+            _writer.post([this, who, room, request, start, h, generation](room_log& rooms) {
+                int64_t seq = 0;
+                try {
+                    seq = rooms.join(room, who, request).seq;
+                } catch (const std::exception& e) {
+                    log::error(k_component, std::string("join failed: ") + e.what());
+                    return replay_failed({h, room, generation, 0, 0, true});
+                }
                 _reader.post([start, seq](room_log& r) { start(r, seq); });
             });
         } else {
             _reader.post([start](room_log& r) { start(r, 0); });
         }
     }
-
     // A replay goes page by page, each page read on the reader thread and delivered here, and
     // the next one is read only when the client has taken most of what was sent: a client that
     // joins with since=0 in a long room is fed at its own pace, never closed as slow, and the
@@ -614,6 +653,11 @@ private:
         asio::post(_server.get_io_service(), [this, c, failed, page = std::move(page)]() mutable {
             replay_page(c, failed, std::move(page));
         });
+    }
+
+    // A join whose database work failed: the session leaves the room and is told to join again.
+    void replay_failed(const replay_cursor& c) {
+        asio::post(_server.get_io_service(), [this, c] { replay_page(c, true, {}); });
     }
 
     room_state* replay_state(const replay_cursor& c, session** out) {
@@ -643,16 +687,7 @@ private:
                 for (const auto& p : _presence[c.room]) {
                     if (p.second > 0) names.push_back(name_of(c.room, p.first));
                 }
-                send_text(c.h, json_of([&](writer_t& w) {
-                    put(w, "type", "joined");
-                    put(w, "room", c.room);
-                    w.Key("head");
-                    w.Int64(std::max(c.head, page.empty() ? c.head : page.back().seq));
-                    w.Key("members");
-                    w.StartArray();
-                    for (const auto& n : names) w.String(n.c_str());
-                    w.EndArray();
-                }));
+                send_text(c.h, joined_frame(c.room, std::max(c.head, page.empty() ? c.head : page.back().seq), names));
             }
             c.first = false;
         }
@@ -703,32 +738,20 @@ private:
         }
     }
 
-    void send_message(hdl_t h, session& s, const std::string& room, const std::string& id,
-                      const std::string& text) {
+
+    void send_message(hdl_t h, session& s, const std::string& room, const std::string& id, const std::string& text) {
         auto& io = _server.get_io_service();
         bool legacy = s.legacy;
         auto received = steady::now();
-        _writer.send({{room, s.who, id, text}, [this, h, room, id, legacy, received, &io](room_ack ack, std::string err) {
-                          if (err.empty()) (ack.duplicate ? _metrics.duplicates : _metrics.messages_stored).add();
-                          asio::post(io, [this, h, room, id, legacy, ack, err, received] {
+        _writer.send({{room, s.who, id, text}, [this, h, room, id, legacy, received, &io](room_ack ack, send_outcome outcome) {
+                          if (outcome == send_outcome::stored) (ack.duplicate ? _metrics.duplicates : _metrics.messages_stored).add();
+                          asio::post(io, [this, h, room, id, legacy, ack, outcome, received] {
                               if (legacy || !_sessions.count(h)) return;
-                              _metrics.send_latency.observe(
-                                  std::chrono::duration<double>(steady::now() - received).count());
-                              if (!err.empty()) return error(h, "internal", "not stored; send again", id);
-                              if (ack.other_room) {
-                                  return error(h, "bad_frame", "id already used for a message in another room", id);
-                              }
-                              send_text(h, json_of([&](writer_t& w) {
-                                  put(w, "type", "ack");
-                                  put(w, "room", room);
-                                  put(w, "id", id);
-                                  w.Key("seq");
-                                  w.Int64(ack.seq);
-                                  if (ack.duplicate) {
-                                      w.Key("duplicate");
-                                      w.Bool(true);
-                                  }
-                              }));
+                              _metrics.send_latency.observe(std::chrono::duration<double>(steady::now() - received).count());
+                              if (outcome == send_outcome::bad_data) return error(h, "bad_frame", "the database refused this message", id);
+                              if (outcome == send_outcome::failed) return error(h, "internal", "not stored; send again", id);
+                              if (ack.other_room) return error(h, "bad_frame", "id already used for a message in another room", id);
+                              send_text(h, ack_frame(room, id, ack.seq, ack.duplicate));
                           });
                       }});
     }
@@ -805,20 +828,26 @@ private:
         }
     }
 
+
+
     void fan_out(const room_event& e) {
         if (e.kind == "join") _names[e.room][e.uid] = e.user;
         auto it = _members.find(e.room);
         if (it == _members.end()) return;
         event_frames frames{e, nullptr, nullptr};
+        std::vector<session*> too_far;
         // Nothing below changes _members: sessions come and go in handlers that run later.
         for (auto& entry : it->second) {
             member& m = entry.second;
-            if (m.state->replaying) {
+            if (!m.state->replaying) {
+                deliver(*m.sess, *m.state, frames);
+            } else if (m.state->pending.size() < k_max_pending) {
                 m.state->pending.push_back(e);
             } else {
-                deliver(*m.sess, *m.state, frames);
+                too_far.push_back(m.sess);  // its replay cannot keep up with the room: resume later
             }
         }
+        for (session* s : too_far) close(*s, websocketpp::close::status::try_again_later, "too slow; resume with since", "slow_reader");
     }
 
     void deliver(session& s, room_state& st, event_frames& frames) {
@@ -826,48 +855,14 @@ private:
         if (e.seq <= st.last_seq) return;  // already delivered (replay and live overlap)
         st.last_seq = e.seq;
         if (s.legacy) {
-            if (!frames.legacy) frames.legacy = prepared_text(legacy_frame(e));
+            if (!frames.legacy) frames.legacy = prepared_text(legacy_event_frame(e));
             return send_prepared(s, frames.legacy);
         }
-        if (!frames.v1) frames.v1 = prepared_text(v1_frame(e));
+        if (!frames.v1) frames.v1 = prepared_text(event_frame(e));
         send_prepared(s, frames.v1);
     }
 
-    static std::string legacy_frame(const room_event& e) {
-        std::string line = e.kind == "join"    ? e.user + " joined chat."
-                           : e.kind == "leave" ? e.user + " exited chat."
-                                               : e.user + ": " + e.text;
-        rapidjson::StringBuffer buf;
-        writer_t w(buf);
-        w.String(line.data(), static_cast<rapidjson::SizeType>(line.size()));
-        // Spaced exactly like the original st-chat's frames.
-        return std::string("{\"action\": \"message\", \"message\": ") + buf.GetString() + "}";
-    }
-
-    static std::string v1_frame(const room_event& e) {
-        return json_of([&](writer_t& w) {
-            put(w, "type", "event");
-            put(w, "room", e.room);
-            w.Key("seq");
-            w.Int64(e.seq);
-            put(w, "kind", e.kind);
-            if (!e.data_json.empty()) {
-                w.Key("data");
-                w.RawValue(e.data_json.data(), e.data_json.size(), rapidjson::kObjectType);
-                put(w, "ts", iso_time(e.ts_us));
-                return;
-            }
-            put(w, "user", e.user);
-            put(w, "uid", e.uid);
-            if (e.kind == "message") {
-                put(w, "id", e.id);
-                put(w, "text", e.text);
-            }
-            put(w, "ts", iso_time(e.ts_us));
-        });
-    }
-
-    // ---- helpers ----
+    // ---- output: every frame to a client goes through writable() ----
     // The connection if it is open and keeping up; a slow reader is closed (1013), never allowed
     // to grow our memory, and resumes later by `since`.
     server_t::connection_ptr writable(hdl_t h) {
@@ -879,7 +874,7 @@ private:
         websocketpp::lib::error_code ec;
         if (!con || con->get_state() != websocketpp::session::state::open) return nullptr;
         if (con->get_buffered_amount() > _config.max_buffered) {
-            _metrics.closed_slow.add();
+            _metrics.closed["slow_reader"]->add();
             con->close(websocketpp::close::status::try_again_later, "too slow; resume with since", ec);
             return nullptr;
         }
@@ -896,6 +891,11 @@ private:
         if (auto con = writable(s.con)) {
             if (!con->send(frame)) _metrics.frames_sent.add();
         }
+    }
+
+    void error(hdl_t h, const char* code, const std::string& message, const std::string& ref) {
+        if (auto c = _metrics.errors.find(code); c != _metrics.errors.end()) c->second->add();
+        send_text(h, error_frame(code, message, ref));
     }
 
     // ---- keepalive: ping quiet sessions, close dead ones ----
@@ -921,29 +921,24 @@ private:
         };
         for (auto& [h, s] : _sessions) {
             websocketpp::lib::error_code ec;
-            auto con = _server.get_con_from_hdl(h, ec);
-            if (ec || con->get_state() != websocketpp::session::state::open) continue;
+            if (!s.con || s.con->get_state() != websocketpp::session::state::open) continue;
             if (!s.greeted && ms(s.opened) > _config.hello_timeout_ms) {
-                _metrics.closed_hello.add();
-                con->close(websocketpp::close::status::policy_violation, "hello required", ec);
+                close(s, websocketpp::close::status::policy_violation, "hello required", "no_hello");
             } else if (ms(s.last_seen) > _config.idle_timeout_ms) {
-                _metrics.closed_idle.add();
-                con->close(websocketpp::close::status::going_away, "idle timeout", ec);
+                close(s, websocketpp::close::status::going_away, "idle timeout", "idle");
             } else if (ms(s.last_seen) >= _config.ping_interval_ms && ms(s.last_ping) >= _config.ping_interval_ms) {
                 s.last_ping = now;
-                con->ping("", ec);
+                s.con->ping("", ec);
             }
         }
-    }
-
-    void error(hdl_t h, const char* code, const std::string& message, const std::string& ref) {
-        if (auto c = _metrics.errors.find(code); c != _metrics.errors.end()) c->second->add();
-        send_text(h, json_of([&](writer_t& w) {
-            put(w, "type", "error");
-            put(w, "code", code);
-            put(w, "message", message);
-            put(w, "ref", ref);
-        }));
+        // Room-creation quotas of users with nothing in the last minute are forgotten.
+        for (auto it = _rooms_made.begin(); it != _rooms_made.end();) {
+            if (it->second.empty() || now - it->second.back() >= std::chrono::minutes(1)) {
+                it = _rooms_made.erase(it);
+            } else {
+                ++it;
+            }
+        }
     }
 
     void shutdown() {
@@ -954,45 +949,10 @@ private:
             auto con = _server.get_con_from_hdl(s.first, ec);
             if (!ec) con->close(websocketpp::close::status::going_away, "server stopping", ec);
         }
-        // Let the close handshakes finish, then stop.
-        _server.get_io_service().post([this] {
-            std::thread([this] {
-                std::this_thread::sleep_for(std::chrono::milliseconds(300));
-                _server.stop();
-            }).detach();
-        });
-    }
-
-    // Browsers send Origin; other clients usually do not (allowed). Allowed: the server's own
-    // host, localhost, 127.0.0.1, and what --allow-origin lists.
-    bool origin_allowed(const std::string& origin, const std::string& host_header) const {
-        if (origin.empty()) return true;
-        auto scheme = origin.find("://");
-        std::string host = scheme == std::string::npos ? origin : origin.substr(scheme + 3);
-        auto strip_port = [](std::string h) {
-            auto colon = h.rfind(':');
-            if (colon != std::string::npos && h.find(']') == std::string::npos) h = h.substr(0, colon);
-            return h;
-        };
-        std::string bare = strip_port(host);
-        if (bare == "localhost" || bare == "127.0.0.1" || bare == "[::1]") return true;
-        if (!host_header.empty() && bare == strip_port(host_header)) return true;
-        for (const auto& allowed : _config.allowed_origins) {
-            if (allowed == origin || allowed == host || allowed == bare) return true;
-        }
-        return false;
-    }
-
-    // A token bucket per connection: `sends_per_second`, bursts of twice that.
-    bool take_token(session& s) {
-        double burst = 2 * _config.sends_per_second;
-        auto now = std::chrono::steady_clock::now();
-        double secs = std::chrono::duration<double>(now - s.refilled).count();
-        s.refilled = now;
-        s.tokens = s.tokens < 0 ? burst : std::min(burst, s.tokens + secs * _config.sends_per_second);
-        if (s.tokens < 1.0) return false;
-        s.tokens -= 1.0;
-        return true;
+        // Let the close handshakes finish (at most 300 ms), then stop the Asio loop. A timer on
+        // the loop itself: nothing outlives the server.
+        _stop_timer = std::make_unique<asio::steady_timer>(_server.get_io_service(), std::chrono::milliseconds(300));
+        _stop_timer->async_wait([this](const std::error_code&) { _server.stop(); });
     }
 
     std::string name_of(const std::string& room, const std::string& uid) {
@@ -1004,70 +964,16 @@ private:
         return uid;
     }
 
-    std::string random_uid() {
-        unsigned char b[12];
-        for (auto& c : b) c = static_cast<unsigned char>(_rng());
-        return hex(b, sizeof b);
-    }
-    std::string random_name() {
-        return std::string(k_first[_rng() % 12]) + " " + k_last[_rng() % 12];
-    }
-    static std::string trim(const std::string& s) {
-        size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
-        return a == std::string::npos ? "" : s.substr(a, b - a + 1);
-    }
-    static size_t utf8_length(const std::string& s) {
-        size_t n = 0;
-        for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-        return n;
-    }
-    static bool valid_name(const std::string& name) {
-        size_t n = utf8_length(name);
-        if (n < 1 || n > 32) return false;
-        for (unsigned char c : name) {
-            if (c < 0x20 || c == 0x7f) return false;
-        }
-        return true;
-    }
-
-    std::string sign(const std::string& data) {
-        unsigned char out[32];
-        unsigned int len = 0;
-        HMAC(EVP_sha256(), _secret.data(), static_cast<int>(_secret.size()),
-             reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-        return hex(out, len);
-    }
-    // token = hex(uid) "." hex(name) "." hmac: opaque to clients, checked on every hello.
-    std::string make_token(const author& who) {
-        std::string body = hex(reinterpret_cast<const unsigned char*>(who.uid.data()), who.uid.size()) +
-                           "." + hex(reinterpret_cast<const unsigned char*>(who.name.data()), who.name.size());
-        return body + "." + sign(body);
-    }
-    std::optional<author> verify_token(const std::string& token) {
-        auto last = token.rfind('.');
-        if (last == std::string::npos) return std::nullopt;
-        std::string body = token.substr(0, last), mac = token.substr(last + 1);
-        std::string expected = sign(body);
-        if (mac.size() != expected.size() || CRYPTO_memcmp(mac.data(), expected.data(), mac.size()) != 0) {
-            return std::nullopt;
-        }
-        auto dot = body.find('.');
-        if (dot == std::string::npos) return std::nullopt;
-        auto unhex = [](const std::string& h) {
-            std::string out;
-            for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
-            return out;
-        };
-        return author{unhex(body.substr(0, dot)), unhex(body.substr(dot + 1))};
-    }
-
     const chat_config& _config;
+    codec_limits _limits;
+    token_signer _tokens;
+    origin_policy _origins;
     chat_metrics _metrics;
     server_t _server;
-    std::unique_ptr<asio::steady_timer> _tick;
-    db_thread _writer;
-    db_thread _reader;
-    std::string _secret;
+    std::unique_ptr<asio::steady_timer> _tick, _stop_timer;
+    db_worker _writer;  // joins, leaves, sends, access checks, in arrival order
+    db_worker _reader;  // replays
+    task_thread _keys;  // argon2id hashes and checks (see ~chat_server for the stop order)
     std::map<hdl_t, session, std::owner_less<hdl_t>> _sessions;
     // room -> its sessions on this process. The pointers stay valid while the entry exists:
     // sessions and their room_state live in std::map nodes, erased only after the entry is.
@@ -1078,7 +984,7 @@ private:
     std::map<std::string, std::map<hdl_t, member, std::owner_less<hdl_t>>> _members;
     std::map<std::string, std::map<std::string, int>> _presence;  // room -> uid -> connections
     std::map<std::string, std::map<std::string, std::string>> _names;
-    std::mt19937_64 _rng{std::random_device{}()};
+    std::map<std::string, std::deque<steady::time_point>> _rooms_made;  // uid -> rooms it made, last minute
     uint64_t _next_session = 0;
     uint64_t _boot = std::chrono::system_clock::now().time_since_epoch().count();
     std::atomic<bool> _relay_stop{false};

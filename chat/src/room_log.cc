@@ -40,24 +40,6 @@ std::string member(const rapidjson::Document& d, const char* key) {
 
 }  // namespace
 
-bool valid_room_name(std::string_view room) {
-    if (room.empty() || room.size() > 64) return false;
-    auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-    if (!lower_or_digit(room[0])) return false;
-    for (char c : room.substr(1)) {
-        if (!lower_or_digit(c) && c != '.' && c != '_' && c != '-') return false;
-    }
-    return true;
-}
-
-bool is_feed_room(std::string_view room) {
-    return room == "feed.sport_event" || room == "feed.execution";
-}
-
-std::string stream_of_room(const std::string& room) {
-    return is_feed_room(room) ? room : "room." + room;
-}
-
 struct room_log::impl {
     std::unique_ptr<eventstore::event_log> log;
     std::unique_ptr<eventstore::sql_session> sql;
@@ -67,11 +49,36 @@ room_log::room_log(const eventstore::store_config& config)
     : _impl(std::make_unique<impl>(
           impl{eventstore::make_event_log(config), eventstore::make_sql_session(config)})) {}
 
-bool room_log::may_join(const std::string& room, const std::string& key) {
-    if (is_feed_room(room)) return true;
-    auto rows = _impl->sql->exec("SELECT room_access($1, $2, nullif($3, ''))",
-                                 {room, stream_of_room(room), key});
-    return rows.at(0).at(0) && *rows[0][0] == "t";
+namespace {
+std::string unhex(const std::optional<std::string>& h) {
+    std::string out;
+    if (!h) return out;
+    auto digit = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+    for (size_t i = 0; i + 1 < h->size(); i += 2) out.push_back(static_cast<char>(digit((*h)[i]) * 16 + digit((*h)[i + 1])));
+    return out;
+}
+room_key key_of(const eventstore::row& row, size_t first) {
+    return {row.at(first).value_or(""), row.at(first + 1).value_or(""), unhex(row.at(first + 2)),
+            unhex(row.at(first + 3))};
+}
+}  // namespace
+
+room_access room_log::access(const std::string& room) {
+    if (is_feed_room(room)) return {true, {}};
+    auto rows = _impl->sql->exec(
+        "SELECT has_events, hash_kind, key_phc, encode(salt, 'hex'), encode(key_hash, 'hex')"
+        " FROM room_key_record($1, $2)",
+        {room, stream_of_room(room)});
+    return {rows.at(0).at(0).value_or("f") == "t", key_of(rows[0], 1)};
+}
+
+room_key room_log::claim_private(const std::string& room, const std::string& phc) {
+    if (!valid_room_name(room) || is_feed_room(room)) throw std::invalid_argument("not a chat room: " + room);
+    auto rows = _impl->sql->exec(
+        "SELECT hash_kind, key_phc, encode(salt, 'hex'), encode(key_hash, 'hex')"
+        " FROM claim_private_room($1, $2, $3)",
+        {room, stream_of_room(room), phc});
+    return key_of(rows.at(0), 0);
 }
 room_log::~room_log() = default;
 

@@ -50,9 +50,9 @@ store_error to_store_error(const std::exception& e) {
         // 08: connection exception, 40: transaction rollback (serialization, deadlock),
         // 57P: operator intervention (admin shutdown, crash shutdown, cannot connect now).
         if (state.rfind("08", 0) == 0 || state.rfind("40", 0) == 0 || state.rfind("57P", 0) == 0) {
-            return store_error(failure::transient, e.what());
+            return store_error(failure::transient, e.what(), state);
         }
-        return store_error(failure::permanent, e.what());
+        return store_error(failure::permanent, e.what(), state);
     }
     return store_error(failure::permanent, e.what());
 }

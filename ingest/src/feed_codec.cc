@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "feeds.pb.h"
+#include "stchat/common/utf8.h"
 
 namespace stchat::ingest {
 namespace {
@@ -15,32 +16,7 @@ namespace {
 
 // The log stores decoded strings in jsonb, which takes only valid UTF-8 without NUL.
 // proto2 does not enforce UTF-8 for `string` fields, so a sender can put anything there.
-bool is_storable_utf8(std::string_view s) {
-    size_t i = 0, n = s.size();
-    while (i < n) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c == 0) return false;
-        int extra;
-        uint32_t cp;
-        if (c < 0x80) { ++i; continue; }
-        else if ((c & 0xE0) == 0xC0) { extra = 1; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { extra = 2; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { extra = 3; cp = c & 0x07; }
-        else return false;
-        if (i + extra >= n) return false;
-        for (int k = 1; k <= extra; ++k) {
-            unsigned char cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return false;
-        }
-        i += extra + 1;
-    }
-    return true;
-}
+bool is_storable_utf8(std::string_view s) { return storable_text(s); }
 
 namespace {
 

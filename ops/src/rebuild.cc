@@ -135,6 +135,7 @@ rebuild_result rebuild(const rebuild_config& config) {
             auto swapped = guarded([&] {
                 pqxx::work tx(*conn);
                 auto r = tx.exec_params("SELECT checkpoint_position, rows_in_table FROM rebuild_swap($1)", table);
+                tx.exec("SELECT stchat_grant_reader()");  // the new table gets the reader's SELECT
                 tx.commit();
                 return std::make_pair(r[0][0].as<int64_t>(), r[0][1].as<int64_t>());
             });

@@ -24,12 +24,21 @@ struct chat_config {
     size_t max_text = 4000;        // characters of a message's text
     size_t max_frame = 64 * 1024;  // bytes of one WebSocket frame
     int history = 50;              // events replayed on a join without "since"
-    std::vector<std::string> allowed_origins;  // besides the server's own host and localhost
+    // Browsers: pages from localhost, 127.0.0.1, [::1] (any port) and these origins may connect.
+    std::vector<std::string> allowed_origins;
+    // Host names this server is reached by, besides IP addresses and localhost (DNS rebinding:
+    // a request naming another host is refused); each is also an allowed origin's host.
+    std::vector<std::string> allowed_hosts;
     int ping_interval_ms = 20000;  // a session quiet this long is pinged
     int idle_timeout_ms = 60000;   // a session quiet this long (no frame, no pong) is closed (1001)
     int hello_timeout_ms = 10000;  // a v1 session without hello this long is closed (1008)
     size_t max_buffered = 1 << 20; // bytes queued for a slow reader before it is closed (1013)
-    double sends_per_second = 20;  // per connection; bursts of twice as many are allowed
+    double sends_per_second = 20;  // sends, joins and leaves per connection; bursts of twice as many
+    size_t max_rooms = 100;        // rooms one connection may be in at once
+    int rooms_per_minute = 10;     // new rooms one user may create per minute (per process)
+    int64_t token_ttl_s = 30 * 24 * 3600;  // how long a welcome's token restores its user
+    double pings_per_second = 5;   // client pings per connection, bursts of 20; more: close 1008
+    size_t max_key_checks = 256;   // private-room key checks queued at once; more: rate_limited
 };
 
 // Runs until stop_requested() (SIGINT/SIGTERM). Throws if the port cannot be bound.

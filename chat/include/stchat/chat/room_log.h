@@ -63,6 +63,19 @@ struct send_request {
     std::string text;
 };
 
+// A private room's stored key; `kind` is empty for a room that is not private.
+struct room_key {
+    std::string kind;      // "argon2id" | "sha256" (rooms made before argon2id)
+    std::string phc;       // argon2id: the PHC string "$argon2id$v=19$m=…"
+    std::string salt;      // sha256: raw bytes
+    std::string key_hash;  // sha256: raw bytes of SHA-256(salt || key)
+};
+
+struct room_access {
+    bool has_events = false;  // false: a join would create the room
+    room_key key;
+};
+
 struct room_ack {
     int64_t seq = 0;
     bool duplicate = false;
@@ -83,9 +96,14 @@ public:
     room_ack join(const std::string& room, const author& who, const std::string& request_id);
     room_ack leave(const std::string& room, const author& who, const std::string& request_id);
 
-    // May this join proceed? A key given to a room without events makes it private; a private
-    // room then needs the same key. Feed rooms are open to all.
-    bool may_join(const std::string& room, const std::string& key);
+    // Private rooms. A key given on the first join of a room without events makes it private;
+    // a private room then needs the same key. Keys are hashed and checked by the caller (slowly,
+    // off this connection's thread: chat/src/room_keys.h); here they are only read and claimed.
+    // Feed rooms are open to all and have no key.
+    room_access access(const std::string& room);
+    // Makes `room` private with the key hash `phc` (argon2id) if it has no events and no key yet;
+    // returns the room's key as it is now (kind empty: the room got events meanwhile, it is open).
+    room_key claim_private(const std::string& room, const std::string& phc);
 
     // The room's last seq (0 for a room without events).
     int64_t head(const std::string& room);

@@ -23,12 +23,21 @@ enum class failure {
 
 class store_error : public std::runtime_error {
 public:
-    store_error(failure kind, const std::string& what) : std::runtime_error(what), _kind(kind) {}
+    store_error(failure kind, const std::string& what, std::string sqlstate = {})
+        : std::runtime_error(what), _kind(kind), _sqlstate(std::move(sqlstate)) {}
     failure kind() const { return _kind; }
     bool retry_may_help() const { return _kind != failure::permanent; }
+    // Postgres' SQLSTATE when Postgres refused the statement ("22021": bad bytes), else empty.
+    const std::string& sqlstate() const { return _sqlstate; }
+    // Postgres refused the data itself (SQLSTATE class 22 data exception or 23 integrity
+    // violation): the same input fails again; other input may well succeed.
+    bool bad_data() const {
+        return _sqlstate.rfind("22", 0) == 0 || _sqlstate.rfind("23", 0) == 0;
+    }
 
 private:
     failure _kind;
+    std::string _sqlstate;
 };
 
 }  // namespace stchat::eventstore

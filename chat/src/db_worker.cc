@@ -1,0 +1,141 @@
+#include "db_worker.h"
+
+#include <chrono>
+
+#include "stchat/common/log.h"
+#include "stchat/common/shutdown.h"
+
+namespace stchat::chat {
+namespace {
+
+constexpr const char* k_component = "chat";
+
+// Transient failures (Postgres restarting) are retried, and so is a commit in doubt: every chat
+// append is idempotent by construction (its inbox key), so a repeat stores nothing twice.
+// Gives up after ~5 s or when the process is stopping.
+template <typename F>
+auto with_retry(F&& f) -> decltype(f()) {
+    for (int attempt = 0;; ++attempt) {
+        try {
+            return f();
+        } catch (const eventstore::store_error& e) {
+            if (!e.retry_may_help() || attempt >= 50 || stop_requested()) throw;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+}
+
+}  // namespace
+
+db_worker::db_worker(const eventstore::store_config& store, std::function<void(size_t)> on_batch)
+    : _store(store), _on_batch(std::move(on_batch)) {
+    _thread = std::thread([this] { loop(); });
+}
+
+db_worker::~db_worker() { stop(); }
+
+void db_worker::stop() {
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        if (_closing) return;
+        _closing = true;
+    }
+    _cv.notify_all();
+    _thread.join();
+    std::lock_guard<std::mutex> lock(_mutex);
+    _stopped = true;
+    _queue.clear();
+}
+
+void db_worker::post(db_task task) {
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        if (_stopped) return;
+        _queue.push_back(work{std::move(task), {}});
+    }
+    _cv.notify_all();
+}
+
+void db_worker::send(pending_send s) {
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        if (_stopped) return;
+        _queue.push_back(work{{}, std::move(s)});
+    }
+    _cv.notify_all();
+}
+
+void db_worker::loop() {
+    std::unique_ptr<room_log> rooms;
+    for (;;) {
+        std::deque<work> queue;
+        {
+            std::unique_lock<std::mutex> lock(_mutex);
+            _cv.wait(lock, [&] { return _closing || !_queue.empty(); });
+            if (_closing && _queue.empty()) return;
+            queue.swap(_queue);
+        }
+        if (!rooms) {
+            try {
+                rooms = std::make_unique<room_log>(_store);
+            } catch (const std::exception& e) {
+                log::error(k_component, std::string("database worker cannot connect: ") + e.what());
+            }
+        }
+        // Consecutive sends are committed together (group commit); a task ends the group, so a
+        // join posted before a send commits before it.
+        std::vector<pending_send> sends;
+        for (auto& w : queue) {
+            if (!w.task) {
+                sends.push_back(std::move(w.send));
+                continue;
+            }
+            if (rooms) commit(*rooms, sends);
+            try {
+                if (!rooms) throw std::runtime_error("no database connection");
+                w.task(*rooms);
+            } catch (const std::exception& e) {
+                log::error(k_component, std::string("database task failed: ") + e.what());
+            }
+        }
+        if (rooms) {
+            commit(*rooms, sends);
+        } else {
+            for (auto& s : sends) s.done({}, send_outcome::failed);
+        }
+    }
+}
+
+void db_worker::commit(room_log& rooms, std::vector<pending_send>& sends) {
+    if (sends.empty()) return;
+    commit_range(rooms, sends, 0, sends.size());
+    sends.clear();
+}
+
+void db_worker::commit_range(room_log& rooms, std::vector<pending_send>& sends, size_t from, size_t to) {
+    std::vector<send_request> batch;
+    batch.reserve(to - from);
+    for (size_t i = from; i < to; ++i) batch.push_back(sends[i].request);
+    send_outcome outcome = send_outcome::failed;
+    try {
+        auto acks = with_retry([&] { return rooms.send_batch(batch); });
+        if (_on_batch) _on_batch(batch.size());
+        for (size_t i = from; i < to; ++i) sends[i].done(acks[i - from], send_outcome::stored);
+        return;
+    } catch (const eventstore::store_error& e) {
+        if (!e.retry_may_help() && to - from > 1) {
+            // One send may be at fault: find it, store the others.
+            size_t mid = from + (to - from) / 2;
+            commit_range(rooms, sends, from, mid);
+            commit_range(rooms, sends, mid, to);
+            return;
+        }
+        outcome = e.bad_data() ? send_outcome::bad_data : send_outcome::failed;
+        log::error(k_component, std::string(to - from == 1 ? "send" : "send batch") + " failed: " + e.what());
+    } catch (const std::exception& e) {
+        log::error(k_component, std::string("send batch failed: ") + e.what());
+    }
+    for (size_t i = from; i < to; ++i) sends[i].done({}, outcome);
+}
+
+}  // namespace stchat::chat

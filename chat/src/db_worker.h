@@ -1,0 +1,71 @@
+#pragma once
+// Private to chat/: a thread with its own database connection (a room_log) that runs the chat's
+// database work in arrival order. Sends queued while it works are committed together (group
+// commit: one transaction for what arrived together, not one fsync per message).
+//
+// No batch is poisoned by one send: when a group commit fails for a reason retrying cannot help
+// (Postgres refused the data), the batch is split in halves and each half committed again, down
+// to the one send at fault, which alone fails (`bad_data`); the others are stored and acked.
+// Splitting is safe: the failed transaction stored nothing.
+//
+// Example: sends a, b, X, c queued together, X holding bytes Postgres refuses:
+//   commit {a,b,X,c} fails -> commit {a,b} ok -> commit {X,c} fails -> {X} fails, {c} ok
+//   done(a) ok, done(b) ok, done(X) bad_data, done(c) ok   (in this order: room seq order)
+//
+// Thread-safety: post() and send() may be called from any thread; tasks and callbacks run on the
+// worker's thread.
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "stchat/chat/room_log.h"
+
+namespace stchat::chat {
+
+// A unit of work for the worker: runs there with the worker's room_log.
+using db_task = std::function<void(room_log&)>;
+
+enum class send_outcome { stored, bad_data, failed };
+
+struct pending_send {
+    send_request request;
+    std::function<void(room_ack, send_outcome)> done;
+};
+
+class db_worker {
+public:
+    // on_batch: called with the size of each group commit that succeeded.
+    explicit db_worker(const eventstore::store_config& store, std::function<void(size_t)> on_batch = {});
+    ~db_worker();  // stop()
+    db_worker(const db_worker&) = delete;
+    db_worker& operator=(const db_worker&) = delete;
+
+    // Queued work runs in order. After stop(), new work is dropped (its callbacks never run).
+    void post(db_task task);
+    void send(pending_send s);
+    // Runs what is queued, then joins the thread. Idempotent.
+    void stop();
+
+private:
+    struct work {
+        db_task task;
+        pending_send send;
+    };
+    void loop();
+    void commit(room_log& rooms, std::vector<pending_send>& sends);
+    void commit_range(room_log& rooms, std::vector<pending_send>& sends, size_t from, size_t to);
+
+    eventstore::store_config _store;
+    std::function<void(size_t)> _on_batch;
+    std::mutex _mutex;
+    std::condition_variable _cv;
+    std::deque<work> _queue;
+    bool _closing = false;
+    bool _stopped = false;
+    std::thread _thread;
+};
+
+}  // namespace stchat::chat
