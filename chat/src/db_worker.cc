@@ -131,7 +131,9 @@ void db_worker::commit_range(room_log& rooms, std::vector<pending_send>& sends, 
             return;
         }
         outcome = e.bad_data() ? send_outcome::bad_data : send_outcome::failed;
-        log::error(k_component, std::string(to - from == 1 ? "send" : "send batch") + " failed: " + e.what());
+        std::string what = e.what();
+        log::error(k_component, std::string(to - from == 1 ? "send" : "send batch") + " failed: " +
+                                    what.substr(0, what.find('\n')));  // not Postgres' whole CONTEXT
     } catch (const std::exception& e) {
         log::error(k_component, std::string("send batch failed: ") + e.what());
     }

@@ -54,3 +54,30 @@ BOOST_AUTO_TEST_CASE(every_migration_file_can_be_run_again_as_it_is) {
         BOOST_CHECK_NO_THROW(s->exec(m.sql));
     }
 }
+
+BOOST_AUTO_TEST_CASE(the_reader_role_reads_the_log_and_tables_but_no_secret) {
+    scratch_database db("reader");
+    auto s = make_sql_session(db.store());
+    BOOST_REQUIRE(db.scalar("SELECT count(*) FROM pg_roles WHERE rolname = 'stchat_reader' AND NOT rolcanlogin") == 1);
+    s->exec("GRANT stchat_reader TO CURRENT_USER");  // to try it out: SET LOCAL ROLE below
+    auto as_reader = [&](const std::string& sql) -> std::string {
+        try {
+            make_sql_session(db.store())->exec("SET LOCAL ROLE stchat_reader; " + sql);
+            return "";
+        } catch (const std::exception& e) {
+            return e.what();
+        }
+    };
+    for (const char* readable : {"SELECT count(*) FROM event_log", "SELECT count(*) FROM inbox",
+                                 "SELECT count(*) FROM event", "SELECT count(*) FROM execution",
+                                 "SELECT count(*) FROM chat_log", "SELECT count(*) FROM checkpoint",
+                                 "SELECT count(*) FROM undecodable", "SELECT count(*) FROM service_heartbeat",
+                                 "SELECT room, hash_kind, created_at FROM private_room"}) {
+        BOOST_TEST(as_reader(readable) == "", readable);
+    }
+    for (const char* secret : {"SELECT secret FROM chat_secret", "SELECT key_phc FROM private_room",
+                               "SELECT salt, key_hash FROM private_room", "SELECT * FROM private_room"}) {
+        BOOST_TEST(as_reader(secret).find("permission denied") != std::string::npos, "refused: " << secret);
+    }
+    BOOST_TEST(as_reader("DELETE FROM event_log").find("permission denied") != std::string::npos, "read-only");
+}

@@ -98,6 +98,10 @@ BOOST_AUTO_TEST_CASE(a_rebuilt_table_equals_what_the_incremental_projector_built
     BOOST_TEST(text("SELECT to_regclass('event_rebuild')") == "NULL", "no shadow left behind");
     BOOST_TEST(db.scalar("SELECT count(*) FROM checkpoint WHERE projector LIKE 'rebuild:%'") == 0);
     BOOST_TEST(db.scalar("SELECT min(position) FROM checkpoint") == 8000, "checkpoints at the head");
+    for (const char* t : {"event", "execution", "chat_log"}) {
+        BOOST_TEST(text(std::string("SELECT has_table_privilege('stchat_reader', '") + t + "', 'SELECT')") == "t",
+                   "the reader role can still read the rebuilt " << t);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(readers_and_the_projector_keep_going_during_a_rebuild) {

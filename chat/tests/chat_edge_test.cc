@@ -1,0 +1,160 @@
+#define BOOST_TEST_MODULE chat_edge
+// The edge's pure parts, without sockets or a database: text rules, the v1 codec, tokens,
+// origins, the token bucket and room keys.
+#include <boost/test/unit_test.hpp>
+
+#include "../src/identity.h"
+#include "../src/protocol_codec.h"
+#include "../src/room_keys.h"
+#include "../src/text_rules.h"
+#include "../src/token_bucket.h"
+
+using namespace stchat::chat;
+
+namespace {
+decoded v1(const std::string& frame) { return decode_v1(frame, codec_limits{}); }
+std::string code_of(const std::string& frame) {
+    auto d = v1(frame);
+    return d.req ? "ok" : d.error.code;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(names_refuse_controls_bidi_and_invisible_characters) {
+    BOOST_TEST(name_problem("eve") == nullptr);
+    BOOST_TEST(name_problem("Zoë 🚀") == nullptr, "letters and emoji are fine");
+    BOOST_TEST(name_problem("") != nullptr, "empty");
+    BOOST_TEST(name_problem(std::string(33, 'a')) != nullptr, "33 characters");
+    BOOST_TEST(name_problem(std::string(32, 'a')) == nullptr, "32 characters");
+    for (const char* bad : {"e\x01ve", "ev\x7f", "e\xc2\x85ve", "e\xc2\x9bve", "e\xe2\x80\xaeve", "e\xe2\x81\xa6ve",
+                            "e\xe2\x80\x8bve", "\xef\xbb\xbfeve", "e\xe2\x80\x8fve", "e\xd8\x9cve", "e\xc2\xadve"}) {
+        BOOST_TEST(name_problem(bad) != nullptr, "refused: " << bad);
+    }
+    BOOST_TEST(name_problem(std::string("e\0ve", 4)) != nullptr, "NUL");
+    BOOST_TEST(name_problem("e\xed\xb0\x80") != nullptr, "a surrogate");
+}
+
+BOOST_AUTO_TEST_CASE(texts_and_ids_must_be_storable) {
+    BOOST_TEST(text_problem("line one\nline two\ttab") == nullptr);
+    BOOST_TEST(text_problem(std::string("a\0b", 3)) != nullptr);
+    BOOST_TEST(text_problem("x\xed\xb0\x80y") != nullptr);
+    BOOST_TEST(text_problem("\xc0\xaf") != nullptr, "overlong");
+    BOOST_TEST(text_problem("\xf4\x90\x80\x80") != nullptr, "past U+10FFFF");
+    BOOST_TEST(id_problem("m-0001") == nullptr);
+    BOOST_TEST(id_problem("") != nullptr);
+    BOOST_TEST(id_problem(std::string(65, 'i')) != nullptr);
+    BOOST_TEST(id_problem("a\nb") != nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(the_codec_decodes_each_request_and_names_each_refusal) {
+    auto hello = v1(R"({"type":"hello","name":"  alice  "})");
+    BOOST_REQUIRE(hello.req.has_value());
+    BOOST_TEST(*hello.req->name == "alice", "trimmed");
+    auto join = v1(R"({"type":"join","room":"lobby","since":17,"key":"k"})");
+    BOOST_REQUIRE(join.req.has_value());
+    BOOST_TEST(join.req->room == "lobby");
+    BOOST_TEST(*join.req->since == 17);
+    BOOST_TEST(join.req->key == "k");
+    auto send = v1(R"({"type":"send","room":"lobby","id":"m-1","text":"h\u00e9"})");
+    BOOST_REQUIRE(send.req.has_value());
+    BOOST_TEST(send.req->text == "h\xc3\xa9");
+    BOOST_TEST(code_of("not json") == "bad_json");
+    BOOST_TEST(code_of("[1]") == "bad_json");
+    BOOST_TEST(code_of(R"({"no":"type"})") == "bad_frame");
+    BOOST_TEST(code_of(R"({"type":"dance"})") == "unknown_type");
+    BOOST_TEST(code_of(R"({"type":"hello","name":""})") == "bad_name");
+    BOOST_TEST(code_of(R"({"type":"hello","name":7})") == "bad_frame");
+    BOOST_TEST(code_of(R"({"type":"join","room":"Bad Room"})") == "bad_room");
+    BOOST_TEST(code_of(R"({"type":"join","room":"feed.other"})") == "bad_room");
+    BOOST_TEST(code_of(R"({"type":"join","room":"feed.execution"})") == "ok");
+    BOOST_TEST(code_of(R"({"type":"join","room":"a","since":-1})") == "bad_frame");
+    BOOST_TEST(code_of(R"({"type":"join","room":"a","key":")" + std::string(300, 'k') + "\"}") == "bad_frame");
+    BOOST_TEST(code_of(R"({"type":"send","room":"feed.execution","id":"x","text":"t"})") == "read_only");
+    BOOST_TEST(code_of(R"({"type":"send","room":"a","id":"x","text":")" + std::string(4001, 't') + "\"}") == "too_large");
+    BOOST_TEST(code_of(R"({"type":"send","room":"a","id":"x","text":")" + std::string(4000, 't') + "\"}") == "ok");
+    BOOST_TEST(code_of(R"({"type":"send","room":"a","id":"x","text":"x\udc00"})") == "bad_frame");
+    BOOST_TEST(code_of(R"({"type":"send","room":"a","id":"a\u0000b","text":"t"})") == "bad_frame");
+    auto refused = v1(R"({"type":"send","room":"a","id":"m-9","text":"\u0000"})");
+    BOOST_TEST(refused.error.ref == "m-9", "a refused send names its id");
+}
+
+BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_before_parsing_and_strings_do_not_count) {
+    BOOST_TEST(nested_deeper_than(std::string(17, '['), 16));
+    BOOST_TEST(!nested_deeper_than(std::string(16, '['), 16));
+    BOOST_TEST(!nested_deeper_than(R"({"text":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"[[["})", 2), "brackets in strings");
+    BOOST_TEST(code_of(std::string(1000000, '[')) == "bad_json");
+}
+
+BOOST_AUTO_TEST_CASE(frames_out_escape_what_they_carry) {
+    BOOST_TEST(error_frame("rate_limited", "slow \"down\"", "m-1", 50) ==
+               R"({"type":"error","code":"rate_limited","message":"slow \"down\"","ref":"m-1","retry_after_ms":50})");
+    room_event e;
+    e.room = "lobby";
+    e.kind = "message";
+    e.user = "Brenda Goodwin";
+    e.text = "hi";
+    BOOST_TEST(legacy_event_frame(e) == R"({"action": "message", "message": "Brenda Goodwin: hi"})");
+    BOOST_TEST(legacy_error_frame("not sent") == R"({"action": "error", "message": "not sent"})");
+}
+
+BOOST_AUTO_TEST_CASE(tokens_restore_their_user_until_they_expire) {
+    token_signer signer(std::string(32, 's'), 3600);
+    author alice{"a1b2", "alice"};
+    std::string t = signer.make(alice, 1000);
+    auto ok = signer.verify(t, 1000 + 3599);
+    BOOST_TEST((ok.result == token_signer::status::ok));
+    BOOST_TEST(ok.who.uid == "a1b2");
+    BOOST_TEST(ok.who.name == "alice");
+    BOOST_TEST((signer.verify(t, 1000 + 3601).result == token_signer::status::expired));
+    std::string forged = t;
+    forged[0] = forged[0] == '0' ? '1' : '0';
+    BOOST_TEST((signer.verify(forged, 1000).result == token_signer::status::invalid));
+    token_signer other(std::string(32, 'o'), 3600);
+    BOOST_TEST((other.verify(t, 1000).result == token_signer::status::invalid), "another secret");
+    BOOST_TEST((signer.verify("", 1000).result == token_signer::status::invalid));
+    BOOST_TEST((signer.verify("....", 1000).result == token_signer::status::invalid));
+}
+
+BOOST_AUTO_TEST_CASE(origins_and_hosts_allow_local_pages_ip_addresses_and_what_is_listed) {
+    origin_policy none({}, {});
+    BOOST_TEST(none.origin_allowed(""));
+    BOOST_TEST(none.origin_allowed("http://localhost:3000"));
+    BOOST_TEST(none.origin_allowed("http://127.0.0.1:8888"));
+    BOOST_TEST(none.origin_allowed("http://[::1]:8888"));
+    BOOST_TEST(!none.origin_allowed("http://evil.example:8888"));
+    BOOST_TEST(!none.origin_allowed("null"));
+    BOOST_TEST(!none.origin_allowed("http://localhost.evil.example"));
+    BOOST_TEST(none.host_allowed("localhost:8888"));
+    BOOST_TEST(none.host_allowed("192.168.1.20:8888"));
+    BOOST_TEST(none.host_allowed("[fe80::1]:8888"));
+    BOOST_TEST(!none.host_allowed("evil.example:8888"));
+    BOOST_TEST(!none.host_allowed("1.2.3.4.evil.example"));
+    origin_policy listed({"https://app.example"}, {"Chat.Example"});
+    BOOST_TEST(listed.origin_allowed("https://app.example"));
+    BOOST_TEST(listed.origin_allowed("http://chat.example:8888"));
+    BOOST_TEST(!listed.origin_allowed("https://app.example.evil"));
+    BOOST_TEST(listed.host_allowed("chat.example:8888"));
+    BOOST_TEST(listed.host_allowed("app.example"));
+    BOOST_TEST(!listed.host_allowed("other.example"));
+}
+
+BOOST_AUTO_TEST_CASE(a_token_bucket_allows_its_burst_then_its_rate) {
+    using clock = token_bucket::clock;
+    token_bucket b(20, 40);
+    auto t0 = clock::now();
+    int taken = 0;
+    while (b.take(t0)) ++taken;
+    BOOST_TEST(taken == 40);
+    BOOST_TEST(b.retry_after_ms() == 50);
+    BOOST_TEST(b.take(t0 + std::chrono::milliseconds(50)));
+    BOOST_TEST(!b.take(t0 + std::chrono::milliseconds(50)));
+}
+
+BOOST_AUTO_TEST_CASE(room_keys_are_argon2id_and_old_sha256_keys_still_match) {
+    std::string phc = hash_room_key("open sesame");
+    BOOST_TEST(phc.rfind("$argon2id$", 0) == 0, phc);
+    BOOST_TEST(phc.find("open sesame") == std::string::npos);
+    BOOST_TEST(key_matches(room_key{"argon2id", phc, "", ""}, "open sesame"));
+    BOOST_TEST(!key_matches(room_key{"argon2id", phc, "", ""}, "open sesame!"));
+    // The sha256 kind (rooms keyed before argon2id) is checked end to end in chat_edge_attack_test.
+    BOOST_TEST(!key_matches(room_key{"md5", "", "", ""}, "k"), "an unknown kind matches nothing");
+}
