@@ -128,3 +128,13 @@ stchat_stop_nats() {
         rm -f "$dir/nats.pid"
     fi
 }
+
+# Builds the libFuzzer targets (clang, ASan + UBSan) in build-fuzz/: only the fuzzers and what
+# they link (cmake/stchat_fuzzing.cmake). The tests run them from there.
+stchat_build_fuzzers() {
+    export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/stchat-ccache}
+    cmake -S "$STCHAT_ROOT" -B "$STCHAT_ROOT/build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DSTCHAT_TESTS=OFF \
+        -DSTCHAT_FUZZ=ON >/dev/null
+    cmake --build "$STCHAT_ROOT/build-fuzz" -j2 --target stchat_fuzzers
+}

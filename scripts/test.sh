@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Runs every st-chat test: installs what is missing, builds with tests, starts a throwaway
-# Postgres (tests create a database each) and runs CTest. Tests start their own nats-server.
+# Runs every st-chat test: installs what is missing, builds with tests and the fuzz targets,
+# starts a throwaway Postgres (tests create a database each) and runs CTest (the fuzz targets
+# run 20 s each). Tests start their own nats-server.
 # Arguments are passed to ctest, e.g.: scripts/test.sh -R event_log
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 # The browser tests drive Debian's Chromium with npm's playwright-core (no browser download);
 # docker-compose checks docker-compose.yml (no Docker engine needed).
-test_packages=(chromium docker-compose)
+# The fuzz targets build with clang and its libFuzzer/sanitizer runtimes (libclang-rt-14-dev).
+test_packages=(chromium docker-compose clang libclang-rt-14-dev)
 command -v npm >/dev/null || test_packages+=(nodejs npm)  # keep a Node.js the machine has
 stchat_install_packages "${test_packages[@]}"
 if [ ! -d "$STCHAT_ROOT/tests/web/node_modules/playwright-core" ]; then
@@ -16,6 +18,8 @@ if [ ! -d "$STCHAT_ROOT/tests/web/node_modules/playwright-core" ]; then
 fi
 stchat_log "building with tests"
 stchat_build ON
+stchat_log "building the fuzz targets (clang, ASan + UBSan)"
+stchat_build_fuzzers
 
 work=$(mktemp -d /tmp/stchat-tests.XXXXXX)
 chmod 755 "$work"
