@@ -437,19 +437,20 @@ private:
         send_text(h, welcome_frame(s.who, _tokens.make(s.who, now_seconds())));
     }
 
-    bool take_action(hdl_t h, session& s, const std::string& ref) {
+    bool take_action(hdl_t h, session& s, const std::string& ref, const std::string& room = "") {
         if (s.actions.take()) return true;
         _metrics.errors["rate_limited"]->add();
-        send_text(h, error_frame("rate_limited", "too many sends, joins and leaves", ref, s.actions.retry_after_ms()));
+        send_text(h, error_frame("rate_limited", "too many sends, joins and leaves", ref, s.actions.retry_after_ms(), room));
         return false;
     }
 
     void on_join(hdl_t h, session& s, request& r) {
         if (!s.rooms.count(r.room) && s.rooms.size() >= _config.max_rooms) {
             return error(h, "too_many_rooms",
-                         "at most " + std::to_string(_config.max_rooms) + " rooms per connection: leave one first", "join");
+                         "at most " + std::to_string(_config.max_rooms) + " rooms per connection: leave one first", "join",
+                         r.room);
         }
-        if (!take_action(h, s, "join")) return;
+        if (!take_action(h, s, "join", r.room)) return;
         // The access check reads the room on the writer thread (in order with this session's
         // other writes), then the join continues here; a refusal says nothing about the room.
         s.join_pending = true;
@@ -476,7 +477,7 @@ private:
                 _metrics.errors["rate_limited"]->add();
                 send_text(h, error_frame("rate_limited",
                                          "at most " + std::to_string(_config.rooms_per_minute) + " new rooms a minute",
-                                         "join", wait_ms));
+                                         "join", wait_ms, room));
                 return release_held(h);
             }
         }
@@ -525,12 +526,12 @@ private:
         if (it == _sessions.end()) return;
         switch (result) {
         case access_result::ok: join(h, it->second, room, since, false); break;
-        case access_result::forbidden: error(h, "forbidden", "private room: wrong or missing key", "join"); break;
+        case access_result::forbidden: error(h, "forbidden", "private room: wrong or missing key", "join", room); break;
         case access_result::busy:
             _metrics.errors["rate_limited"]->add();
-            send_text(h, error_frame("rate_limited", "private room checks are busy", "join", 1000));
+            send_text(h, error_frame("rate_limited", "private room checks are busy", "join", 1000, room));
             break;
-        case access_result::failed: error(h, "internal", "the join failed; join again", "join"); break;
+        case access_result::failed: error(h, "internal", "the join failed; join again", "join", room); break;
         }
         release_held(h);
     }
@@ -555,8 +556,8 @@ private:
     }
 
     void on_leave(hdl_t h, session& s, request& r) {
-        if (!s.rooms.count(r.room)) return error(h, "not_joined", "not in this room", "leave");
-        if (!take_action(h, s, "leave")) return;
+        if (!s.rooms.count(r.room)) return error(h, "not_joined", "not in this room", "leave", r.room);
+        if (!take_action(h, s, "leave", r.room)) return;
         leave_room(h, s, r.room);
         s.rooms.erase(r.room);
         send_text(h, left_frame(r.room));
@@ -678,7 +679,7 @@ private:
             // Leave the room so that the client's join can simply be repeated.
             leave_room(c.h, s, c.room);
             s.rooms.erase(c.room);
-            return error(c.h, "internal", "the join failed; join again", "join");
+            return error(c.h, "internal", "the join failed; join again", "join", c.room);
         }
         if (c.first) {
             st->last_seq = c.after;  // live events up to here are the client's already
@@ -893,9 +894,10 @@ private:
         }
     }
 
-    void error(hdl_t h, const char* code, const std::string& message, const std::string& ref) {
+    void error(hdl_t h, const char* code, const std::string& message, const std::string& ref,
+               const std::string& room = "") {
         if (auto c = _metrics.errors.find(code); c != _metrics.errors.end()) c->second->add();
-        send_text(h, error_frame(code, message, ref));
+        send_text(h, error_frame(code, message, ref, -1, room));
     }
 
     // ---- keepalive: ping quiet sessions, close dead ones ----

@@ -239,12 +239,14 @@ std::string ack_frame(const std::string& room, const std::string& id, int64_t se
     });
 }
 
-std::string error_frame(std::string_view code, std::string_view message, std::string_view ref, int retry_after_ms) {
+std::string error_frame(std::string_view code, std::string_view message, std::string_view ref, int retry_after_ms,
+                        std::string_view room) {
     return json_of([&](writer_t& w) {
         put(w, "type", "error");
         put(w, "code", code);
         put(w, "message", message);
         put(w, "ref", ref);
+        if (!room.empty()) put(w, "room", room);
         if (retry_after_ms >= 0) {
             w.Key("retry_after_ms");
             w.Int(retry_after_ms);

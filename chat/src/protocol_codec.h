@@ -72,9 +72,9 @@ std::string welcome_frame(const author& who, const std::string& token);
 std::string joined_frame(const std::string& room, int64_t head, const std::vector<std::string>& members);
 std::string left_frame(const std::string& room);
 std::string ack_frame(const std::string& room, const std::string& id, int64_t seq, bool duplicate);
-// retry_after_ms < 0: none
+// retry_after_ms < 0: none; room: the room a join or leave was refused for ("": none)
 std::string error_frame(std::string_view code, std::string_view message, std::string_view ref,
-                        int retry_after_ms = -1);
+                        int retry_after_ms = -1, std::string_view room = {});
 std::string event_frame(const room_event& e);
 // The original st-chat's frames: {"action": "message", "message": "<Name> joined chat."}
 std::string legacy_event_frame(const room_event& e);

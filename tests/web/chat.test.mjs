@@ -109,3 +109,15 @@ test("at phone width nothing overflows sideways and the message box is usable", 
   assert.ok(box && box.width >= 150 && box.x + box.width <= 390, `message box ${JSON.stringify(box)}`);
   await kim.screenshot({ path: `${artifacts}/web-phone.png` });
 });
+
+test("a token the server no longer accepts (expired, or from before) is replaced by a new identity", async () => {
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  await page.goto(url);
+  await page.evaluate(() => sessionStorage.setItem("token", "6c6f7374.6c6f7374.1000000000.00"));
+  await page.reload();
+  await page.fill("#name", "lena");
+  await page.click("#connect");
+  await page.waitForSelector('#status:has-text("online as lena")', { timeout: 15000 });
+  const token = await page.evaluate(() => sessionStorage.getItem("token"));
+  assert.notEqual(token, "6c6f7374.6c6f7374.1000000000.00", "the new welcome's token is kept");
+});
