@@ -8,6 +8,8 @@
 #   STCHAT_PGPORT    port of the local Postgres (default 15432)
 #   STCHAT_NATS_PORT port of the local nats-server (default 4222)
 #   STCHAT_CHAT_PORT port of the chat server and web client (default 8888)
+#   STCHAT_CHAT_HOSTS host names people reach the chat by, comma-separated (default: none;
+#                    localhost and IP addresses always work), e.g. chat.example.com
 #   STCHAT_INGEST_METRICS_PORT, STCHAT_PROJECT_METRICS_PORT  /healthz and /metrics of the ingest
 #                    and the projector (default 8891 and 8892)
 #   STCHAT_DATABASE  use this existing Postgres (a URI) instead of starting one
@@ -65,7 +67,8 @@ ingest_metrics=${STCHAT_INGEST_METRICS_PORT:-8891}
 project_metrics=${STCHAT_PROJECT_METRICS_PORT:-8892}
 start ingest "$stchat" ingest --database "$database" --nats "$nats" --metrics-port "$ingest_metrics"
 start project "$stchat" project --database "$database" --metrics-port "$project_metrics"
-start chat "$stchat" chat --database "$database" --port "${STCHAT_CHAT_PORT:-8888}" --web "$STCHAT_ROOT/web"
+start chat "$stchat" chat --database "$database" --port "${STCHAT_CHAT_PORT:-8888}" --web "$STCHAT_ROOT/web" \
+    ${STCHAT_CHAT_HOSTS:+--allow-host "$STCHAT_CHAT_HOSTS"}
 if [ "${SPORT_RATE:-5}" != 0 ]; then
     start feed-sport "$stchat" feed sport_event --nats "$nats" --rate "${SPORT_RATE:-5}"
 fi
