@@ -4,7 +4,11 @@
 #include <cstdio>
 #include <cstring>
 #include <unistd.h>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <iostream>
 #include <algorithm>
 #include <map>
@@ -131,7 +135,7 @@ int cmd_migrate(int argc, char** argv) {
 
 int cmd_ingest(int argc, char** argv) {
     args a(argc, argv, 2, {}, merged({k_base_options, k_nats_options,
-                                      {"consumer", "batch", "ack-wait-ms", "metrics-port"}}));
+                                      {"consumer", "batch", "ack-wait-ms", "stall-after", "metrics-port"}}));
     if (a.help()) {
         std::cout << "Usage: stchat ingest [options]\n\n"
                      "Catalogues every message of the feed subjects into the event log, exactly\n"
@@ -143,6 +147,8 @@ int cmd_ingest(int argc, char** argv) {
                   << "  --consumer NAME    durable consumer name (default stchat-ingest)\n"
                      "  --batch N          messages per fetch and transaction (default 2000)\n"
                      "  --ack-wait-ms MS   redelivery delay for unacked messages (default 10000)\n"
+                     "  --stall-after S    /healthz answers 503 \"stall: …\" when batches wait and none\n"
+                     "                     was appended for S seconds (default 15)\n"
                   << k_metrics_help << "\nExamples:\n  stchat ingest\n"
                      "  stchat ingest --metrics-port 8891   # then: curl localhost:8891/metrics\n"
                      "  stchat ingest --nats nats://n1:4222,nats://n2:4222 --replicas 3\n";
@@ -155,6 +161,7 @@ int cmd_ingest(int argc, char** argv) {
     c.consumer = a.get_or("consumer", c.consumer);
     c.batch_size = static_cast<int>(a.integer("batch", c.batch_size, 1, 100000));
     c.ack_wait = std::chrono::milliseconds(a.integer("ack-wait-ms", c.ack_wait.count(), 100, 3600000));
+    c.stall_after = std::chrono::milliseconds(static_cast<int64_t>(a.number("stall-after", 15, 0.1) * 1000));
     install_shutdown_handlers();
     metrics::registry reg;
     metrics::health_state health;
@@ -406,23 +413,65 @@ int cmd_rebuild(int argc, char** argv) {
 }
 
 int cmd_status(int argc, char** argv) {
-    args a(argc, argv, 2, {"json"}, merged({k_base_options, k_nats_options, {"consumer"}}));
+    args a(argc, argv, 2, {"json"}, merged({k_base_options, k_nats_options, {"consumer", "timeout"}}));
     if (a.help() || !a.positional().empty()) {
         std::cout << "Usage: stchat status [--json] [options]\n\n"
                      "Shows at a glance whether anything lags: the log head and size, undecodable\n"
                      "records, the ingest consumer as JetStream sees it (pending, awaiting ack,\n"
                      "redelivered), each projector's checkpoint and lag (and rebuilds under way),\n"
-                     "and every chat process with its connected sessions (from its heartbeat).\n\n"
+                     "and every chat process with its connected sessions (from its heartbeat).\n"
+                     "Exit status: 0 all reachable and alive; 1 Postgres unreachable or no answer\n"
+                     "within --timeout; 3 the report was made but NATS is unreachable or a process\n"
+                     "has not been seen for 15 s.\n\n"
                   << k_common_help << k_nats_help
                   << "  --consumer NAME    the ingest's durable consumer (default stchat-ingest)\n"
                      "  --json             the same as one JSON document\n"
+                     "  --timeout S        give up after S seconds (default 5)\n"
                      "\nExamples:\n  stchat status\n  stchat status --json | jq '.projectors[] | {name, lag}'\n";
         return a.help() ? 0 : 2;
     }
     apply_base(a);
-    auto r = ops::read_status(store_of(a), nats_of(a), a.get_or("consumer", "stchat-ingest"));
+    auto timeout = std::chrono::milliseconds(static_cast<int64_t>(a.number("timeout", 5, 0.1) * 1000));
+    // On a thread of its own: a Postgres that accepted the connection and then froze answers no
+    // query, and libpq has no client-side deadline for one. At the deadline we say so and exit;
+    // the stuck thread goes with the process.
+    struct outcome {
+        std::mutex mutex;
+        std::condition_variable done;
+        bool finished = false;
+        std::optional<ops::status_report> report;
+        std::string error;
+    };
+    auto shared = std::make_shared<outcome>();
+    auto store = store_of(a);
+    auto nats = nats_of(a);
+    std::string consumer = a.get_or("consumer", "stchat-ingest");
+    std::thread([shared, store, nats, consumer] {
+        std::optional<ops::status_report> r;
+        std::string error;
+        try {
+            r = ops::read_status(store, nats, consumer);
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        std::lock_guard<std::mutex> lock(shared->mutex);
+        shared->report = std::move(r);
+        shared->error = std::move(error);
+        shared->finished = true;
+        shared->done.notify_all();
+    }).detach();
+    std::unique_lock<std::mutex> lock(shared->mutex);
+    if (!shared->done.wait_for(lock, timeout, [&] { return shared->finished; })) {
+        std::cerr << "stchat status: no answer from Postgres within " << timeout.count() / 1000.0 << " s\n";
+        std::cerr.flush();
+        std::_Exit(1);
+    }
+    if (!shared->report) throw std::runtime_error(shared->error);
+    const auto& r = *shared->report;
     std::cout << (a.flag("json") ? ops::status_json(r) : ops::status_table(r));
-    return 0;
+    bool down = !r.ingest.reachable;
+    for (const auto& p : r.processes) down = down || !p.alive;
+    return down ? 3 : 0;
 }
 
 int cmd_bench_ingest(int argc, char** argv) {

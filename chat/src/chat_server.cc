@@ -685,8 +685,10 @@ private:
             st->last_seq = c.after;  // live events up to here are the client's already
             if (!s.legacy) {
                 std::vector<std::string> names;
-                for (const auto& p : _presence[c.room]) {
-                    if (p.second > 0) names.push_back(name_of(c.room, p.first));
+                if (auto present = _presence.find(c.room); present != _presence.end()) {
+                    for (const auto& p : present->second) {
+                        if (p.second > 0) names.push_back(name_of(c.room, p.first));
+                    }
                 }
                 send_text(c.h, joined_frame(c.room, std::max(c.head, page.empty() ? c.head : page.back().seq), names));
             }
@@ -726,19 +728,24 @@ private:
 
     size_t buffered(const session& s) const { return s.con ? s.con->get_buffered_amount() : 0; }
 
+    // Rooms nobody on this process is in leave the maps: memory follows the rooms in use, not
+    // every room ever joined.
     void leave_room(hdl_t h, session& s, const std::string& room) {
-        _members[room].erase(h);
-        if (is_feed_room(room)) return;  // read-only: nothing to record
-        auto& count = _presence[room][s.who.uid];
-        if (count > 0 && --count == 0) {
-            _presence[room].erase(s.who.uid);
-            author who = s.who;
-            std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) +
-                                  ":" + std::to_string(_boot);
-            _writer.post([who, room, request](room_log& rooms) { rooms.leave(room, who, request); });
+        if (auto m = _members.find(room); m != _members.end()) {
+            m->second.erase(h);
+            if (m->second.empty()) _members.erase(m);
         }
+        if (is_feed_room(room)) return;  // read-only: nothing to record
+        auto p = _presence.find(room);
+        if (p == _presence.end()) return;
+        auto count = p->second.find(s.who.uid);
+        if (count == p->second.end() || --count->second > 0) return;
+        p->second.erase(count);
+        if (p->second.empty()) _presence.erase(p);
+        author who = s.who;
+        std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) + ":" + std::to_string(_boot);
+        _writer.post([who, room, request](room_log& rooms) { rooms.leave(room, who, request); });
     }
-
 
     void send_message(hdl_t h, session& s, const std::string& room, const std::string& id, const std::string& text) {
         auto& io = _server.get_io_service();
@@ -958,8 +965,9 @@ private:
     }
 
     std::string name_of(const std::string& room, const std::string& uid) {
-        auto r = _names[room].find(uid);
-        if (r != _names[room].end()) return r->second;
+        if (auto in_room = _names.find(room); in_room != _names.end()) {
+            if (auto r = in_room->second.find(uid); r != in_room->second.end()) return r->second;
+        }
         for (const auto& s : _sessions) {
             if (s.second.who.uid == uid) return s.second.who.name;
         }

@@ -13,6 +13,7 @@ migrate_result migrate(const store_config& config) {
         {
             // Session lock: a second migrator waits here, then finds everything applied.
             pqxx::nontransaction lock(*conn);
+            lock.exec("SET statement_timeout = 0");  // a migration may rewrite a big table
             lock.exec("SELECT pg_advisory_lock(7310)");
         }
         {

@@ -1,5 +1,10 @@
 #include "pg.h"
 
+#include <libpq-fe.h>
+
+#include <cstdlib>
+#include <set>
+
 namespace stchat::eventstore {
 namespace {
 std::string quote_conninfo(const std::string& v) {
@@ -30,12 +35,42 @@ store_config with_database(const store_config& base, const std::string& database
     }
     return {s + (s.empty() ? "" : " ") + "dbname=" + quote_conninfo(database_name)};
 }
+std::string libpq_conninfo(const store_config& config) {
+    char* error = nullptr;
+    PQconninfoOption* parsed = PQconninfoParse(config.database.c_str(), &error);
+    if (!parsed) {
+        std::string why = error ? error : "out of memory";
+        PQfreemem(error);
+        throw store_error(failure::permanent, "bad --database connection string: " + why);
+    }
+    std::string out;
+    std::set<std::string> given;
+    for (PQconninfoOption* o = parsed; o->keyword; ++o) {
+        // Set by the environment (PGCONNECT_TIMEOUT, PGOPTIONS …): libpq applies it at connect.
+        if (!o->val && o->envvar && std::getenv(o->envvar) && *std::getenv(o->envvar)) given.insert(o->keyword);
+        if (!o->val) continue;
+        given.insert(o->keyword);
+        out += std::string(out.empty() ? "" : " ") + o->keyword + "=" + quote_conninfo(o->val);
+    }
+    PQconninfoFree(parsed);
+    static const std::pair<const char*, const char*> k_deadlines[] = {
+        {"connect_timeout", "5"},       {"keepalives", "1"},         {"keepalives_idle", "5"},
+        {"keepalives_interval", "2"},   {"keepalives_count", "3"},   {"tcp_user_timeout", "10000"},
+        {"options", "-c statement_timeout=60000"},
+    };
+    for (const auto& [key, value] : k_deadlines) {
+        if (!given.count(key)) out += std::string(out.empty() ? "" : " ") + key + "=" + quote_conninfo(value);
+    }
+    return out;
+}
+
 }  // namespace stchat::eventstore
 
 namespace stchat::eventstore::pg {
 
 std::unique_ptr<pqxx::connection> connect(const store_config& config) {
-    return translate([&] { return std::make_unique<pqxx::connection>(config.database); });
+    std::string conninfo = libpq_conninfo(config);
+    return translate([&] { return std::make_unique<pqxx::connection>(conninfo); });
 }
 
 store_error to_store_error(const std::exception& e) {
@@ -47,12 +82,20 @@ store_error to_store_error(const std::exception& e) {
     }
     if (auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
         const std::string& state = sql->sqlstate();
+        // The server's message with its DETAIL and HINT, without the CONTEXT (for an error
+        // inside append_batch that is the whole function's SQL: not for logs or /healthz).
+        std::string what = e.what();
+        if (auto context = what.find("\nCONTEXT:"); context != std::string::npos) what.resize(context);
         // 08: connection exception, 40: transaction rollback (serialization, deadlock),
-        // 57P: operator intervention (admin shutdown, crash shutdown, cannot connect now).
-        if (state.rfind("08", 0) == 0 || state.rfind("40", 0) == 0 || state.rfind("57P", 0) == 0) {
-            return store_error(failure::transient, e.what(), state);
+        // 57P: operator intervention (admin shutdown, crash shutdown, cannot connect now),
+        // 57014: statement timeout or cancel, 53: insufficient resources (disk full 53100, out of
+        // memory, too many connections), 58: system error (I/O): the same statement may well
+        // succeed later, so they are waited out, never fatal.
+        if (state.rfind("08", 0) == 0 || state.rfind("40", 0) == 0 || state.rfind("57P", 0) == 0 ||
+            state == "57014" || state.rfind("53", 0) == 0 || state.rfind("58", 0) == 0) {
+            return store_error(failure::transient, what, state);
         }
-        return store_error(failure::permanent, e.what(), state);
+        return store_error(failure::permanent, what, state);
     }
     return store_error(failure::permanent, e.what());
 }

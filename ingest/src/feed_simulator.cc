@@ -78,6 +78,9 @@ std::string feed_payload(feed_kind kind, uint64_t seed, uint64_t n) {
 struct resend_queue {
     std::mutex mutex;
     std::vector<natsMsg*> msgs;
+    ~resend_queue() {
+        for (natsMsg* m : msgs) natsMsg_Destroy(m);  // stopped before they could be sent again
+    }
 };
 
 void on_pub_error(jsCtx*, jsPubAckErr* pae, void* closure) {
@@ -111,6 +114,7 @@ feed_stats run_feed(const feed_config& config) {
     resend_queue failed;
     jsOptions jo;
     jsOptions_Init(&jo);
+    jo.Wait = 2000;  // each JetStream API call: a stop is never more than this away
     jo.PublishAsync.MaxPending = 4000;
     jo.PublishAsync.ErrHandler = on_pub_error;
     jo.PublishAsync.ErrHandlerClosure = &failed;
@@ -155,7 +159,7 @@ feed_stats run_feed(const feed_config& config) {
         for (;;) {
             jsPubOptions po;
             jsPubOptions_Init(&po);
-            po.MaxWait = 5000;
+            po.MaxWait = 1000;  // short: a stop is noticed between waits
             natsStatus s = js_PublishAsyncComplete(js.get(), &po);
             bool resent = resend_failed();
             if (s == NATS_OK && !resent) {
@@ -188,7 +192,15 @@ feed_stats run_feed(const feed_config& config) {
         if (config.rate > 0) {
             auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                    std::chrono::duration<double>(static_cast<double>(n) / config.rate));
-            std::this_thread::sleep_until(due);
+            // In short steps: a slow rate must not delay a stop.
+            for (auto now = std::chrono::steady_clock::now(); now < due; now = std::chrono::steady_clock::now()) {
+                auto step = std::min<std::chrono::steady_clock::duration>(due - now, std::chrono::milliseconds(200));
+                if (sleep_unless_stopped(std::chrono::duration_cast<std::chrono::milliseconds>(step) +
+                                         std::chrono::milliseconds(1))) {
+                    break;
+                }
+            }
+            if (stop_requested()) break;
         }
         std::string payload;
         if (config.malformed_every > 0 && (n + 1) % static_cast<uint64_t>(config.malformed_every) == 0) {
@@ -226,7 +238,9 @@ feed_stats run_feed(const feed_config& config) {
         ++stats.published;
     }
     if (config.acked) drain();
-    natsConnection_FlushTimeout(conn.get(), 5000);
+    if (natsConnection_Status(conn.get()) == NATS_CONN_STATUS_CONNECTED) {
+        natsConnection_FlushTimeout(conn.get(), stop_requested() ? 1000 : 5000);
+    }
     log::info(k_component, "done: " + std::to_string(stats.published) + " published (" +
                                std::to_string(stats.malformed) + " malformed, " +
                                std::to_string(stats.retried) + " retried)");

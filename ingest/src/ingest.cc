@@ -163,6 +163,7 @@ public:
         auto conn = nats::connect({_config.nats.nats_urls, "stchat-ingest", k_component});
         jsOptions jo;
         jsOptions_Init(&jo);
+        jo.Wait = 2000;  // each JetStream API call: a stop is never more than this away
         jsCtx* raw_js = nullptr;
         nats::check(natsConnection_JetStream(&raw_js, conn.get(), &jo), "JetStream context");
         nats::js_ptr js(raw_js);
@@ -171,8 +172,21 @@ public:
 
         // Two stages overlap: this thread fetches and decodes batch N+1 while the appender
         // commits and acks batch N. Before a subscription is dropped the pipeline is drained,
-        // because the messages in flight still belong to it.
-        std::thread appender([this] { append_loop(); });
+        // because the messages in flight still belong to it. The appender and the watchdog are
+        // joined however this function ends (also by an exception).
+        struct stages {
+            ingestor& self;
+            std::thread appender, watchdog;
+            ~stages() {
+                {
+                    std::lock_guard<std::mutex> lock(self._mutex);
+                    self._closing = true;
+                }
+                self._changed.notify_all();
+                if (appender.joinable()) appender.join();
+                if (watchdog.joinable()) watchdog.join();
+            }
+        } threads{*this, std::thread([this] { append_loop(); }), std::thread([this] { watchdog_loop(); })};
         binding b;
         std::string last_problem;
         int idle_fetches = 0;
@@ -224,7 +238,9 @@ public:
                 work.events = decode(*list, b);
                 work.msgs = std::move(list);
                 push(std::move(work));
-            } catch (const nats::nats_error& e) {
+            } catch (const std::exception& e) {
+                // NATS away, or a batch that cannot be decoded (a message without JetStream
+                // metadata): nothing of this batch was acked, so it comes again; bind afresh.
                 if (last_problem != e.what()) {
                     log::warn(k_component, std::string(e.what()) + "; retrying");
                     last_problem = e.what();
@@ -236,13 +252,10 @@ public:
             }
         }
         // SIGTERM: the batches in hand are committed and acked before we return.
-        {
-            std::lock_guard<std::mutex> lock(_mutex);
-            _closing = true;
+        drain();
+        if (natsConnection_Status(conn.get()) == NATS_CONN_STATUS_CONNECTED) {
+            natsConnection_FlushTimeout(conn.get(), 2000);  // the last batches' acks
         }
-        _changed.notify_all();
-        appender.join();
-        natsConnection_FlushTimeout(conn.get(), 2000);  // the last batches' acks
         _stats.fetch_us = _fetch_side.fetch_us;
         _stats.decode_us = _fetch_side.decode_us;
         log::info(k_component, "stopped: " + summary());
@@ -256,7 +269,8 @@ private:
         std::vector<eventstore::new_event> events;
     };
 
-    // Hands a decoded batch to the appender; waits while two are already queued.
+    // Hands a decoded batch to the appender; waits while two are already queued. After a
+    // failure the batch is dropped unacked (JetStream delivers it again to the next run).
     void push(batch work) {
         std::unique_lock<std::mutex> lock(_mutex);
         _changed.wait(lock, [&] { return _queue.size() < 2 || _failure; });
@@ -265,10 +279,12 @@ private:
         _changed.notify_all();
     }
 
-    // Waits until every pushed batch is committed and acked (or given up on a stop).
+    // Waits until the appender holds no batch: each pushed one committed and acked, or (after a
+    // failure, or a stop while Postgres is away) dropped unacked. Only then may the subscription
+    // the messages belong to go.
     void drain() {
         std::unique_lock<std::mutex> lock(_mutex);
-        _changed.wait(lock, [&] { return (_queue.empty() && !_busy) || _failure; });
+        _changed.wait(lock, [&] { return _queue.empty() && !_busy; });
     }
 
     bool failed() {
@@ -279,6 +295,7 @@ private:
     void append_loop() {
         for (;;) {
             batch work;
+            bool failed = false;
             {
                 std::unique_lock<std::mutex> lock(_mutex);
                 _changed.wait(lock, [&] { return !_queue.empty() || _closing; });
@@ -286,9 +303,10 @@ private:
                 work = std::move(_queue.front());
                 _queue.pop_front();
                 _busy = true;
+                failed = static_cast<bool>(_failure);
             }
             try {
-                commit_and_ack(work);
+                if (!failed) commit_and_ack(work);  // after a failure: dropped, never acked
             } catch (...) {
                 std::lock_guard<std::mutex> lock(_mutex);
                 _failure = std::current_exception();  // permanent: the fetching side stops too
@@ -297,9 +315,37 @@ private:
             {
                 std::lock_guard<std::mutex> lock(_mutex);
                 _busy = false;
+                _progress = std::chrono::steady_clock::now();
             }
             _changed.notify_all();
         }
+    }
+
+    // Health that sees a stall: batches wait and none was appended for stall_after (a frozen
+    // Postgres, a dead connection not yet noticed, a lock held elsewhere). The error paths set
+    // their own problems; this one sees what raises no error.
+    void watchdog_loop() {
+        bool stalled = false;
+        for (;;) {
+            std::unique_lock<std::mutex> lock(_mutex);
+            if (_changed.wait_for(lock, std::chrono::milliseconds(500), [&] { return _closing; })) break;
+            bool waiting = _busy || !_queue.empty();
+            auto quiet = std::chrono::steady_clock::now() - _progress;
+            lock.unlock();
+            bool now_stalled = waiting && quiet > _config.stall_after;
+            if (now_stalled == stalled) continue;
+            stalled = now_stalled;
+            auto secs = std::chrono::duration_cast<std::chrono::seconds>(quiet).count();
+            if (stalled) {
+                std::string what = "nothing appended for " + std::to_string(secs) + " s while batches wait";
+                log::warn(k_component, "stall: " + what);
+                if (_config.health) _config.health->set("stall", what);
+            } else {
+                log::info(k_component, "appending again after a stall");
+                if (_config.health) _config.health->set("stall", "");
+            }
+        }
+        if (stalled && _config.health) _config.health->set("stall", "");
     }
 
     static uint64_t micros_since(std::chrono::steady_clock::time_point t) {
@@ -440,6 +486,7 @@ private:
     std::deque<batch> _queue;
     bool _busy = false;
     bool _closing = false;
+    std::chrono::steady_clock::time_point _progress = std::chrono::steady_clock::now();  // last batch done
     std::exception_ptr _failure;
 };
 

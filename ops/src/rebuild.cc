@@ -74,7 +74,11 @@ rebuild_result rebuild(const rebuild_config& config) {
             throw std::invalid_argument("unknown projection '" + t + "' (event, execution, chat_log or all)");
         }
     }
-    auto conn = guarded([&] { return std::make_unique<pqxx::connection>(config.store.database); });
+    auto conn = guarded([&] {
+        auto c = std::make_unique<pqxx::connection>(eventstore::libpq_conninfo(config.store));
+        pqxx::nontransaction(*c).exec("SET statement_timeout = 0");  // an index on a big table takes long
+        return c;
+    });
     rebuild_result result;
     auto started = steady::now();
     for (const auto& table : config.tables) {

@@ -144,7 +144,7 @@ private:
             slot s;
             try {
                 s.rows = guarded([&] {
-                    if (!conn) conn = std::make_unique<pqxx::connection>(_config.store.database);
+                    if (!conn) conn = std::make_unique<pqxx::connection>(eventstore::libpq_conninfo(_config.store));
                     pqxx::read_transaction tx(*conn);
                     int64_t a = _lo + k * _config.page, b = std::min(_hi, a + _config.page - 1);
                     return _filter ? tx.exec_params(_sql, a, b, _config.page, *_filter)
@@ -177,7 +177,7 @@ private:
 }  // namespace
 
 replay_result replay(const replay_config& config, std::FILE* out) {
-    auto conn = guarded([&] { return std::make_unique<pqxx::connection>(config.store.database); });
+    auto conn = guarded([&] { return std::make_unique<pqxx::connection>(eventstore::libpq_conninfo(config.store)); });
     replay_result result;
     std::string filter_sql;
     std::string filter_value;

@@ -14,6 +14,19 @@ struct store_config {
 // The same server and credentials, another database (for scratch and test databases).
 store_config with_database(const store_config& base, const std::string& database_name);
 
+// The libpq connection string st-chat connects with: the user's, plus a deadline on everything
+// that can hang, for each setting the user's string does not make itself:
+//   connect_timeout=5                 per host: a multi-host URI moves on to the next in 5 s
+//   keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=3
+//                                     a silent peer (host gone, packets dropped) is noticed in ~11 s
+//   tcp_user_timeout=10000            data unacknowledged for 10 s: the connection is dead
+//   options=-c statement_timeout=60s  no statement runs longer (migrate and rebuild lift it)
+// Example: "postgresql://stchat@db1,db2/stchat?target_session_attrs=read-write"
+//   -> "host='db1,db2' user='stchat' dbname='stchat' target_session_attrs='read-write'
+//       connect_timeout='5' keepalives='1' … options='-c statement_timeout=60000'"
+// Throws store_error(permanent) for a string libpq cannot parse, with libpq's reason.
+std::string libpq_conninfo(const store_config& config);
+
 // How a failure of the store should be handled by the caller.
 enum class failure {
     transient,  // connection lost, server restarting, serialization: reconnect and retry

@@ -35,6 +35,9 @@ struct ingest_config {
     std::chrono::milliseconds ack_wait{10000};   // redelivery after a crash takes this long
     std::chrono::milliseconds fetch_wait{500};
     bool stop_when_drained = false;  // return once the consumer has nothing pending (bench)
+    // Watchdog: with batches waiting to be appended and none appended for this long, /healthz
+    // says "stall: …" (503) and the log says so once, until appends resume.
+    std::chrono::milliseconds stall_after{15000};
     metrics::registry* metrics = nullptr;  // when set: counters for GET /metrics
     metrics::health_state* health = nullptr;  // when set: NATS and Postgres problems for /healthz
 };
