@@ -173,7 +173,7 @@ int cmd_ingest(int argc, char** argv) {
 }
 
 int cmd_project(int argc, char** argv) {
-    args a(argc, argv, 2, {"once"}, merged({k_base_options, {"batch", "only", "metrics-port"}}));
+    args a(argc, argv, 2, {"once"}, merged({k_base_options, {"batch", "only", "stall-after", "metrics-port"}}));
     if (a.help()) {
         std::cout << "Usage: stchat project [options]\n\n"
                      "Runs the projectors: each reads the event log from its checkpoint and writes\n"
@@ -184,6 +184,8 @@ int cmd_project(int argc, char** argv) {
                   << "  --batch N          log positions per transaction (default 10000)\n"
                      "  --only NAME        run just this projector (event | execution | chat_log)\n"
                      "  --once             stop when caught up instead of waiting for more\n"
+                     "  --stall-after S    /healthz answers 503 \"stall: …\" when no step finished for\n"
+                     "                     S seconds (default 15)\n"
                   << k_metrics_help << "\nExamples:\n  stchat project\n  stchat project --only event --once\n"
                      "  stchat project --metrics-port 8892   # lag: curl -s localhost:8892/metrics | grep lag\n";
         return 0;
@@ -192,6 +194,7 @@ int cmd_project(int argc, char** argv) {
     projections::projector_config c;
     c.store = store_of(a);
     c.batch_size = a.integer("batch", c.batch_size, 1, 10000000);
+    c.stall_after = std::chrono::milliseconds(static_cast<int64_t>(a.number("stall-after", 15, 0.1) * 1000));
     if (a.flag("once")) c.stop_when_caught_up = [] { return true; };
     if (auto only = a.get("only")) {
         const auto& all = projections::all_projectors();

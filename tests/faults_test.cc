@@ -143,6 +143,26 @@ BOOST_AUTO_TEST_CASE(an_append_stuck_behind_a_lock_is_a_stall_in_healthz_until_i
     BOOST_TEST(db.scalar("SELECT count(*) FROM event_log") == 500);
 }
 
+BOOST_AUTO_TEST_CASE(a_projector_stuck_behind_a_lock_is_a_stall_in_healthz_until_it_moves) {
+    scratch_database db("faults_project");
+    int health = free_port();
+    child_process project({stchat_binary(), "project", "--database", db.uri(), "--only", "event", "--stall-after", "1",
+                           "--metrics-port", std::to_string(health)});
+    project.start();
+    wait_until([&] { return db.scalar("SELECT count(*) FROM checkpoint WHERE projector = 'event'") == 1; }, 30s,
+               "the projector's first step");
+    BOOST_TEST(http_get(health, "/healthz") == "ok\n");
+    // Another session holds the checkpoint row each step locks (migrations/002: FOR UPDATE).
+    auto holder = stchat::eventstore::make_sql_session(db.store());
+    holder->exec_nontx("BEGIN; SELECT 1 FROM checkpoint WHERE projector = 'event' FOR UPDATE");
+    wait_until([&] { return http_get(health, "/healthz").find("stall: no projection step finished for") != std::string::npos; },
+               30s, "/healthz reporting the stall");
+    holder->exec_nontx("COMMIT");
+    wait_until([&] { return http_get(health, "/healthz") == "ok\n"; }, 30s, "/healthz ok again");
+    project.kill(SIGTERM);
+    BOOST_TEST(project.wait() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(status_gives_up_at_its_timeout_and_says_what_is_down_in_its_exit_status) {
     silent_server silent;
     auto t0 = steady::now();

@@ -187,6 +187,32 @@ BOOST_AUTO_TEST_CASE(a_continuation_length_near_2_to_the_64_closes_1009_without_
     still_serves("lengths that overflow");
 }
 
+BOOST_AUTO_TEST_CASE(frames_that_break_rfc_6455_close_1002_and_bad_utf8_closes_1007) {
+    struct violation {
+        const char* what;
+        std::string bytes;
+        int code;
+    };
+    std::string rsv1 = ws_frame(0x1, "{}");
+    rsv1[0] = static_cast<char>(rsv1[0] | 0x40);
+    std::string bad_close_code = ws_frame(0x8, std::string("\x03\xe7", 2));  // 999: not a close code
+    for (const violation& v : {violation{"an unmasked client frame", std::string("\x81\x02{}", 4), 1002},
+                               violation{"a reserved bit without an extension", rsv1, 1002},
+                               violation{"a continuation with nothing to continue", ws_frame(0x0, "x"), 1002},
+                               violation{"a fragmented ping", ws_frame(0x9, "x", false), 1002},
+                               violation{"a reserved opcode", ws_frame(0x3, "x"), 1002},
+                               violation{"a close code that does not exist", bad_close_code, 1002},
+                               violation{"invalid UTF-8 in a text frame", ws_frame(0x1, "\xff\xfe"), 1007},
+                               violation{"a surrogate encoded in UTF-8", ws_frame(0x1, "\xed\xa0\x80"), 1007},
+                               violation{"an overlong encoding", ws_frame(0x1, "\xc0\xaf"), 1007}}) {
+        raw_peer p(port);
+        BOOST_REQUIRE(p.upgrade());
+        p.send(v.bytes);
+        BOOST_TEST(p.close_code() == v.code, v.what);
+    }
+    still_serves("RFC 6455 violations");
+}
+
 BOOST_AUTO_TEST_CASE(deep_json_gets_bad_json_and_the_session_stays_open) {
     auto p = raw();
     p->text(std::string(60000, '['));

@@ -12,6 +12,7 @@
 #include "nats_handles.h"
 #include "stchat/common/log.h"
 #include "stchat/common/shutdown.h"
+#include "stchat/common/stall_watchdog.h"
 #include "stchat/eventstore/event_log.h"
 #include "stchat/ingest/feed_codec.h"
 #include "stream_setup.h"
@@ -174,9 +175,15 @@ public:
         // commits and acks batch N. Before a subscription is dropped the pipeline is drained,
         // because the messages in flight still belong to it. The appender and the watchdog are
         // joined however this function ends (also by an exception).
+        stall_watchdog watchdog({_config.health, k_component, "nothing appended for %s while batches wait",
+                                 _config.stall_after, [this] {
+                                     std::lock_guard<std::mutex> lock(_mutex);
+                                     return _busy || !_queue.empty();
+                                 }});
+        _watchdog = &watchdog;
         struct stages {
             ingestor& self;
-            std::thread appender, watchdog;
+            std::thread appender;
             ~stages() {
                 {
                     std::lock_guard<std::mutex> lock(self._mutex);
@@ -184,9 +191,9 @@ public:
                 }
                 self._changed.notify_all();
                 if (appender.joinable()) appender.join();
-                if (watchdog.joinable()) watchdog.join();
+                self._watchdog = nullptr;
             }
-        } threads{*this, std::thread([this] { append_loop(); }), std::thread([this] { watchdog_loop(); })};
+        } threads{*this, std::thread([this] { append_loop(); })};
         binding b;
         std::string last_problem;
         int idle_fetches = 0;
@@ -315,37 +322,10 @@ private:
             {
                 std::lock_guard<std::mutex> lock(_mutex);
                 _busy = false;
-                _progress = std::chrono::steady_clock::now();
             }
+            if (_watchdog) _watchdog->progress();
             _changed.notify_all();
         }
-    }
-
-    // Health that sees a stall: batches wait and none was appended for stall_after (a frozen
-    // Postgres, a dead connection not yet noticed, a lock held elsewhere). The error paths set
-    // their own problems; this one sees what raises no error.
-    void watchdog_loop() {
-        bool stalled = false;
-        for (;;) {
-            std::unique_lock<std::mutex> lock(_mutex);
-            if (_changed.wait_for(lock, std::chrono::milliseconds(500), [&] { return _closing; })) break;
-            bool waiting = _busy || !_queue.empty();
-            auto quiet = std::chrono::steady_clock::now() - _progress;
-            lock.unlock();
-            bool now_stalled = waiting && quiet > _config.stall_after;
-            if (now_stalled == stalled) continue;
-            stalled = now_stalled;
-            auto secs = std::chrono::duration_cast<std::chrono::seconds>(quiet).count();
-            if (stalled) {
-                std::string what = "nothing appended for " + std::to_string(secs) + " s while batches wait";
-                log::warn(k_component, "stall: " + what);
-                if (_config.health) _config.health->set("stall", what);
-            } else {
-                log::info(k_component, "appending again after a stall");
-                if (_config.health) _config.health->set("stall", "");
-            }
-        }
-        if (stalled && _config.health) _config.health->set("stall", "");
     }
 
     static uint64_t micros_since(std::chrono::steady_clock::time_point t) {
@@ -486,7 +466,7 @@ private:
     std::deque<batch> _queue;
     bool _busy = false;
     bool _closing = false;
-    std::chrono::steady_clock::time_point _progress = std::chrono::steady_clock::now();  // last batch done
+    stall_watchdog* _watchdog = nullptr;  // set while run() runs; progress after each batch
     std::exception_ptr _failure;
 };
 

@@ -6,6 +6,7 @@
 
 #include "stchat/common/log.h"
 #include "stchat/common/shutdown.h"
+#include "stchat/common/stall_watchdog.h"
 #include "stchat/eventstore/event_log.h"
 #include "stchat/eventstore/sql_session.h"
 
@@ -36,6 +37,8 @@ projector_stats run_projectors(const projector_config& config) {
     }
     std::string last_problem;
     std::chrono::milliseconds backoff{100};
+    // A pass ends at least every poll_interval when idle: a pass that does not end is a stall.
+    stall_watchdog watchdog({config.health, k_component, "no projection step finished for %s", config.stall_after});
     log::info(k_component, "projecting into " + std::to_string(config.projectors.size()) +
                                " tables");
     while (!stop_requested()) {
@@ -73,9 +76,11 @@ projector_stats run_projectors(const projector_config& config) {
                 if (config.health) config.health->set("postgres", "");
                 backoff = std::chrono::milliseconds(100);
             }
+            watchdog.progress();
             if (moved) continue;
             if (may_stop) break;
             log->wait_for_append(config.poll_interval);
+            watchdog.progress();
         } catch (const eventstore::store_error& e) {
             if (!e.retry_may_help()) throw;
             if (last_problem != e.what()) {

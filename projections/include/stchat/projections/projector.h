@@ -29,6 +29,9 @@ struct projector_config {
     std::function<bool()> stop_when_caught_up;
     metrics::registry* metrics = nullptr;  // when set: progress and lag for GET /metrics
     metrics::health_state* health = nullptr;  // when set: Postgres problems for /healthz
+    // Watchdog: no step finished for this long (a frozen Postgres, a step waiting on a lock):
+    // /healthz says "stall: …" (503) until one does.
+    std::chrono::milliseconds stall_after{15000};
 };
 
 struct projector_stats {
