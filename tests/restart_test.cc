@@ -31,6 +31,13 @@ BOOST_AUTO_TEST_CASE(the_ingest_recovers_from_a_nats_server_kill_and_a_postgres_
                           "--ack-wait-ms", "1000", "--batch", "200", "--metrics-port", std::to_string(health_port)},
                          ingest_log);
     ingest.start();
+    // A chat process on the same database: its /healthz must follow Postgres too (a load
+    // balancer takes it out while Postgres is away).
+    int chat_port = free_port();
+    child_process chat({stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(chat_port)},
+                       logs.path() + "/chat.log");
+    chat.start();
+    wait_until([&] { return http_get(chat_port, "/healthz") == "ok\n"; }, 30s, "chat up");
     auto feed = [&](const std::string& run_id, int count) {
         child_process f({stchat_binary(), "feed", "execution", "--nats", ns.url(), "--acked",
                          "--count", std::to_string(count), "--rate", "0", "--run-id", run_id});
@@ -56,10 +63,15 @@ BOOST_AUTO_TEST_CASE(the_ingest_recovers_from_a_nats_server_kill_and_a_postgres_
                "the ingest noticing Postgres is gone");
     wait_until([&] { return http_get(health_port, "/healthz").rfind("unhealthy: postgres: ", 0) == 0; }, 30s,
                "/healthz saying Postgres is away");
+    wait_until([&] { return http_get(chat_port, "/healthz").rfind("unhealthy: postgres: ", 0) == 0; }, 30s,
+               "the chat's /healthz saying Postgres is away");
     start_postgres();
     wait_until([&] { return db.scalar("SELECT count(*) FROM event_log") >= 9000; }, 90s,
                "9000 rows after the Postgres restart");
     wait_until([&] { return http_get(health_port, "/healthz") == "ok\n"; }, 30s, "/healthz ok again");
+    wait_until([&] { return http_get(chat_port, "/healthz") == "ok\n"; }, 30s, "the chat's /healthz ok again");
+    chat.kill(SIGTERM);
+    BOOST_TEST(chat.wait() == 0, "chat exits 0 on SIGTERM");
     ingest.kill(SIGTERM);
     BOOST_TEST(ingest.wait() == 0, "ingest exits 0 on SIGTERM");
 

@@ -30,6 +30,7 @@
 #include "stchat/common/limits.h"
 #include "stchat/common/log.h"
 #include "stchat/common/shutdown.h"
+#include "stchat/common/stall_watchdog.h"
 #include "stchat/eventstore/event_log.h"
 #include "stchat/eventstore/sql_session.h"
 #include "text_rules.h"
@@ -48,6 +49,7 @@ constexpr size_t k_max_held = 256;        // frames kept while a join is checked
 constexpr size_t k_max_pending = 10000;   // live events kept for one session while its replay runs
 constexpr size_t k_max_http_body = 1024;  // bytes of an HTTP request body
 constexpr double k_ping_burst = 20;
+constexpr int64_t k_relay_lag_bound = 10000;  // events; beyond: /healthz 503 "relay: …"
 
 // A thread that runs tasks in order: the key thread (argon2id takes ~50 ms and 64 MiB a check,
 // never on the Asio thread or the database writer).
@@ -301,7 +303,11 @@ private:
         }
         std::string path = con->get_resource();
         path = path.substr(0, path.find('?'));
-        if (path == "/healthz") return respond(websocketpp::http::status_code::ok, text, "ok\n");
+        if (path == "/healthz") {
+            std::string problems = _health.problems();
+            if (problems.empty()) return respond(websocketpp::http::status_code::ok, text, "ok\n");
+            return respond(websocketpp::http::status_code::service_unavailable, text, "unhealthy: " + problems + "\n");
+        }
         if (path == "/metrics") {
             return respond(websocketpp::http::status_code::ok, "text/plain; version=0.0.4; charset=utf-8",
                            _metrics.reg.render());
@@ -796,25 +802,33 @@ private:
     }
 
     // ---- the relay: log -> sessions ----
+    // /healthz tells the truth about it: 503 while Postgres is away ("postgres: …"), while the
+    // relay is more than k_relay_lag_bound events behind ("relay: …"), or while a read has not
+    // come back for 15 s ("stall: …"): a load balancer then sends new users elsewhere.
     void relay_loop(int64_t position) {
-        auto log = eventstore::make_event_log(_config.store);
+        std::unique_ptr<eventstore::event_log> log;
         bool reported = false;
+        stall_watchdog watchdog({&_health, k_component, "the relay has read nothing for %s", std::chrono::seconds(15)});
         while (!_relay_stop) {
             try {
+                if (!log) log = eventstore::make_event_log(_config.store);
                 auto events = log->read_after(position, 1000);
+                watchdog.progress();
                 if (reported) {
                     log::info(k_component, "relay: Postgres is back");
+                    _health.set("postgres", "");
                     reported = false;
                 }
                 if (events.empty()) {
-                    _metrics.relay_lag.set(0);
+                    set_relay_lag(0);
                     log->wait_for_append(std::chrono::milliseconds(500));
+                    watchdog.progress();
                     continue;
                 }
                 position = events.back().position;
                 _metrics.relay_position.set(position);
                 // A full page means the relay is behind: say by how much.
-                _metrics.relay_lag.set(events.size() == 1000 ? std::max<int64_t>(0, log->head() - position) : 0);
+                set_relay_lag(events.size() == 1000 ? std::max<int64_t>(0, log->head() - position) : 0);
                 std::vector<room_event> batch;
                 for (const auto& e : events) {
                     try {
@@ -828,12 +842,25 @@ private:
                         for (const auto& e : batch) fan_out(e);
                     });
                 }
-            } catch (const eventstore::store_error& e) {
-                if (!reported) log::warn(k_component, std::string("relay: ") + e.what() + "; retrying");
+            } catch (const std::exception& e) {
+                if (!reported) {
+                    log::warn(k_component, std::string("relay: ") + e.what() + "; retrying");
+                    _health.set("postgres", e.what());
+                }
                 reported = true;
                 std::this_thread::sleep_for(std::chrono::milliseconds(200));
             }
         }
+    }
+
+    void set_relay_lag(int64_t lag) {
+        _metrics.relay_lag.set(lag);
+        bool behind = lag > k_relay_lag_bound;
+        if (behind == _relay_behind) return;
+        _relay_behind = behind;
+        _health.set("relay", behind ? std::to_string(lag) + " events behind the log" : "");
+        if (behind) log::warn(k_component, "relay: " + std::to_string(lag) + " events behind the log");
+        else log::info(k_component, "relay: caught up");
     }
 
 
@@ -998,6 +1025,8 @@ private:
     uint64_t _next_session = 0;
     uint64_t _boot = std::chrono::system_clock::now().time_since_epoch().count();
     std::atomic<bool> _relay_stop{false};
+    metrics::health_state _health;  // what /healthz says (set by the relay thread)
+    bool _relay_behind = false;     // relay thread only
 };
 
 }  // namespace
