@@ -9,7 +9,8 @@ source "$(dirname "$0")/lib.sh"
 # The browser tests drive Debian's Chromium with npm's playwright-core (no browser download);
 # docker-compose checks docker-compose.yml (no Docker engine needed).
 # The fuzz targets build with clang and its libFuzzer/sanitizer runtimes (libclang-rt-14-dev).
-test_packages=(chromium docker-compose clang libclang-rt-14-dev)
+# The blackhole test makes a network namespace (iproute2) and drops packets with nftables.
+test_packages=(chromium docker-compose clang libclang-rt-14-dev iproute2 nftables)
 command -v npm >/dev/null || test_packages+=(nodejs npm)  # keep a Node.js the machine has
 stchat_install_packages "${test_packages[@]}"
 if [ ! -d "$STCHAT_ROOT/tests/web/node_modules/playwright-core" ]; then

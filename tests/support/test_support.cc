@@ -63,13 +63,16 @@ int free_port() {
     return ntohs(addr.sin_port);
 }
 
-std::string http_get(int port, const std::string& path) {
+std::string http_get(int port, const std::string& path) { return http_get("127.0.0.1", port, path); }
+
+std::string http_get(const std::string& host, int port, const std::string& path) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
     timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         ::close(fd);

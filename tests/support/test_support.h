@@ -96,6 +96,8 @@ int free_port();
 
 // GET http://127.0.0.1:<port><path>; the response body ("" if the request failed).
 std::string http_get(int port, const std::string& path);
+// The same to another address (e.g. a process in a network namespace).
+std::string http_get(const std::string& host, int port, const std::string& path);
 
 // The value of one sample of a Prometheus text page, e.g. `name{label="x"}`; -1 if absent.
 double prometheus_value(const std::string& page, const std::string& series);
