@@ -26,6 +26,7 @@
 #include "stchat/eventstore/migrations.h"
 #include "stchat/ingest/feed_simulator.h"
 #include "stchat/ingest/ingest.h"
+#include "stchat/ingest/reconcile.h"
 #include "stchat/ops/rebuild.h"
 #include "stchat/ops/replay.h"
 #include "stchat/ops/status.h"
@@ -58,6 +59,7 @@ Commands:
   chat           serve the chat rooms over WebSocket and the web client (port 8888)
   status         log head, projector lag, ingest consumer, chat sessions (--json)
   rebuild        rebuild event, execution or chat_log from the log, online
+  reconcile      append what JetStream holds and the log lost (after a failover)
   replay         write the event log from a position as JSON lines (--follow for live)
   bench ingest   measure the catalogue rate against a naive and a ceiling baseline
   bench log      measure replay and rebuild rates
@@ -415,6 +417,39 @@ int cmd_rebuild(int argc, char** argv) {
     return 0;
 }
 
+int cmd_reconcile(int argc, char** argv) {
+    args a(argc, argv, 2, {"dry-run"}, merged({k_base_options, k_nats_options}));
+    if (a.help() || !a.positional().empty()) {
+        std::cout << "Usage: stchat reconcile [--dry-run] [options]\n\n"
+                     "Repairs the log after Postgres lost commits JetStream was already told about\n"
+                     "(an asynchronous standby promoted before it had them): appends every message\n"
+                     "the stream still holds whose inbox key is missing, exactly once (a message\n"
+                     "already there, or appended by the ingest meanwhile, is not appended again).\n"
+                     "Reports the sequences it filled and names those it cannot: gone from the\n"
+                     "stream (retention) and never catalogued. The ingest runs it by itself when it\n"
+                     "finds Postgres on a new timeline. Safe to run at any time, twice, or while the\n"
+                     "ingest runs.\n\n"
+                  << k_common_help << k_nats_help
+                  << "  --dry-run          find and report, append nothing\n"
+                     "\nExamples:\n  stchat reconcile --dry-run\n"
+                     "  stchat reconcile --database 'postgresql://stchat@db1,db2/stchat?target_session_attrs=read-write'\n";
+        return a.help() ? 0 : 2;
+    }
+    apply_base(a);
+    install_shutdown_handlers();
+    ingest::reconcile_config c;
+    c.nats = nats_of(a);
+    c.store = store_of(a);
+    c.dry_run = a.flag("dry-run");
+    auto r = ingest::reconcile(c);
+    std::cout << "stream " << r.stream << " (created " << r.created_ns << " ns) holds " << r.first_seq << "-"
+              << r.last_seq << "\n"
+              << (c.dry_run ? "missing from the log: " : "appended: ") << (c.dry_run ? r.missing : r.appended)
+              << " (" << ingest::ranges_text(r.repaired) << ")\n"
+              << "lost (gone from the stream, never catalogued): " << ingest::ranges_text(r.lost) << "\n";
+    return 0;
+}
+
 int cmd_status(int argc, char** argv) {
     args a(argc, argv, 2, {"json"}, merged({k_base_options, k_nats_options, {"consumer", "timeout"}}));
     if (a.help() || !a.positional().empty()) {
@@ -619,6 +654,7 @@ int main(int argc, char** argv) {
         {"migrate", cmd_migrate}, {"ingest", cmd_ingest}, {"project", cmd_project},
         {"feed", cmd_feed},       {"bench", cmd_bench},     {"chat", cmd_chat},
         {"replay", cmd_replay},   {"rebuild", cmd_rebuild},     {"status", cmd_status},
+        {"reconcile", cmd_reconcile},
     };
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
         !std::strcmp(argv[1], "help")) {

@@ -14,7 +14,10 @@
 #include "stchat/common/shutdown.h"
 #include "stchat/common/stall_watchdog.h"
 #include "stchat/eventstore/event_log.h"
+#include "stchat/eventstore/sql_session.h"
+#include "stchat/ingest/reconcile.h"
 #include "stchat/ingest/feed_codec.h"
+#include "feed_record.h"
 #include "stream_setup.h"
 
 namespace stchat::ingest {
@@ -73,7 +76,7 @@ binding bind(jsCtx* js, const ingest_config& config) {
         // name the instance the consumer lives on, so check it did not change.
         if (ensure_stream(js, config.nats) != created) continue;
         b.stream_created = created;
-        b.source = "nats:" + config.nats.stream + ":" + std::to_string(created);
+        b.source = inbox_source(config.nats.stream, created);
         return b;
     }
 }
@@ -95,48 +98,6 @@ uint64_t consumer_pending(jsCtx* js, const ingest_config& config) {
     if (s != NATS_OK) return 1;
     nats::consumer_info_ptr info(raw);
     return info->NumPending + static_cast<uint64_t>(info->NumAckPending);
-}
-
-std::string metadata_json(natsMsg* msg, const jsMsgMetaData* meta) {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    // Small on purpose: parsing it is part of every append. The stream instance is in the inbox
-    // source ("nats:<stream>:<created ns>"), joined by position.
-    w.StartObject();
-    w.Key("subject");
-    const char* subject = natsMsg_GetSubject(msg);
-    w.String(is_storable_utf8(subject) ? subject : "?");
-    w.Key("stream_seq");
-    w.Uint64(meta->Sequence.Stream);
-    w.Key("delivered");
-    w.Uint64(meta->NumDelivered);
-    const char** keys = nullptr;
-    int count = 0;
-    if (natsMsgHeader_Keys(msg, &keys, &count) == NATS_OK && count > 0) {
-        w.Key("headers");
-        w.StartObject();
-        for (int i = 0; i < count; ++i) {
-            const char* value = nullptr;
-            natsMsgHeader_Get(msg, keys[i], &value);
-            if (!is_storable_utf8(keys[i])) continue;
-            w.Key(keys[i]);
-            w.String(value && is_storable_utf8(value) ? value : "");
-        }
-        w.EndObject();
-        free(static_cast<void*>(keys));
-    }
-    w.EndObject();
-    return std::string(buf.GetString(), buf.GetSize());
-}
-
-std::string error_json(const std::string& error) {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    w.StartObject();
-    w.Key("error");
-    w.String(error.c_str());
-    w.EndObject();
-    return std::string(buf.GetString(), buf.GetSize());
 }
 
 class ingestor {
@@ -346,33 +307,9 @@ private:
                 throw std::runtime_error("fetched a message without JetStream metadata");
             }
             nats::meta_ptr meta(raw_meta);
-            eventstore::new_event e;
-            e.source = b.source;
-            e.message_id = std::to_string(meta->Sequence.Stream);
-            const char* subject = natsMsg_GetSubject(msg);
-            std::string_view payload(natsMsg_GetData(msg),
-                                     static_cast<size_t>(natsMsg_GetDataLength(msg)));
-            e.payload.assign(payload.data(), payload.size());
-            e.source_time_us = meta->Timestamp / 1000;
-            feed_kind kind = feed_kind::sport_event;
-            bool known = true;
-            if (_config.nats.sport_event_subject == subject) kind = feed_kind::sport_event;
-            else if (_config.nats.execution_subject == subject) kind = feed_kind::execution;
-            else known = false;
-            decoded_feed d = known ? decode_feed(kind, payload)
-                                   : decoded_feed{false, {}, "no feed is configured for subject"};
-            if (d.ok) {
-                e.type = to_string(kind);
-                e.stream = std::string("feed.") + to_string(kind);
-                e.data_json = std::move(d.data_json);
-            } else {
-                e.type = "undecodable";
-                e.stream = std::string("undecodable.") + (known ? to_string(kind) : "other");
-                e.data_json = error_json(d.error);
-            }
-            e.metadata_json = metadata_json(msg, meta.get());
             if (meta->NumDelivered > 1 && _m.redelivered) _m.redelivered->add();
-            events.push_back(std::move(e));
+            events.push_back(feed_record(_config.nats, b.source, msg,
+                                         {meta->Sequence.Stream, meta->Timestamp, meta->NumDelivered, false}));
         }
         _fetch_side.decode_us += micros_since(t0);
         return events;
@@ -426,6 +363,7 @@ private:
                     log::info(k_component, "Postgres is back: appending again");
                     if (_config.health) _config.health->set("postgres", "");
                 }
+                if (reported || !_instance_checked) check_instance();
                 return r;
             } catch (const eventstore::store_error& e) {
                 // Retrying is safe even after an in-doubt commit: the inbox makes the append
@@ -439,6 +377,33 @@ private:
                 if (sleep_unless_stopped(backoff)) return {};
                 backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
             }
+        }
+    }
+
+    // The Postgres the appends go to, as "<system identifier>/<timeline>", read after the first
+    // append and after every outage. A promoted standby runs on a new timeline, and may lack
+    // commits the old primary had (asynchronous replication) whose messages JetStream was told
+    // were done: then the log is reconciled with what the stream still holds.
+    void check_instance() {
+        try {
+            // A fresh connection: rare (once at start, once per outage), and never a stale one.
+            auto sql = eventstore::make_sql_session(_config.store);
+            auto rows = sql->exec("SELECT (SELECT system_identifier FROM pg_control_system())::text || '/' ||"
+                                   " substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)");
+            std::string now = rows.at(0).at(0).value_or("");
+            if (!_instance.empty() && now != _instance) {
+                log::warn(k_component, "Postgres is a different instance now (" + _instance + " -> " + now +
+                                           "): reconciling the log with JetStream");
+                reconcile_config rc{_config.nats, _config.store, false};
+                auto r = reconcile(rc);
+                log::info(k_component, "reconciled: appended " + std::to_string(r.appended) + " (" +
+                                           ranges_text(r.repaired) + "); lost: " + ranges_text(r.lost));
+            }
+            _instance = now;
+            _instance_checked = true;
+        } catch (const std::exception& e) {
+            _instance_checked = true;  // not on every batch: after the next outage
+            log::warn(k_component, std::string("could not check the Postgres instance (stchat reconcile repairs a failover by hand): ") + e.what());
         }
     }
 
@@ -456,6 +421,8 @@ private:
     const ingest_config& _config;
     ingest_metrics _m;
     std::unique_ptr<eventstore::event_log> _log;  // used by the appender thread only
+    std::string _instance;                          // appender thread: the Postgres last appended to
+    bool _instance_checked = false;
     ingest_stats _stats;                          // written by the appender thread
     struct {
         uint64_t fetch_us = 0, decode_us = 0;

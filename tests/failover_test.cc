@@ -1,0 +1,197 @@
+#define BOOST_TEST_MODULE failover
+// Failover to an asynchronous standby that had not received the last commits: the acked messages
+// it lacks are found in JetStream and appended again, exactly once. A primary and a standby of
+// this test's own (initdb + pg_basebackup, streaming replication); the shared test Postgres is
+// not touched.
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "stchat/eventstore/sql_session.h"
+#include "test_support.h"
+
+using namespace stchat::testing;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+const std::string k_pg_bin = "/usr/lib/postgresql/15/bin/";
+
+// Runs a Postgres tool as the user Postgres runs as (root may not).
+void pg_tool(const std::string& command) {
+    std::string full = (::geteuid() == 0 ? "cd / && runuser -u postgres -- " : "") + k_pg_bin + command +
+                       " >/dev/null 2>&1";
+    if (std::system(full.c_str()) != 0) throw std::runtime_error("failed: " + command);
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// A Postgres cluster in a folder of its own, on a port of its own.
+struct cluster {
+    std::string dir;
+    int port = free_port();
+    explicit cluster(std::string d) : dir(std::move(d)) {}
+    void start() {
+        pg_tool("pg_ctl -D " + dir + " -w -t 60 -l " + dir + "/server.log -o '-p " + std::to_string(port) + " -k " + dir +
+                " -c listen_addresses=127.0.0.1 -c fsync=off' start");
+    }
+    void stop(const std::string& mode) { pg_tool("pg_ctl -D " + dir + " -m " + mode + " -w stop"); }
+    std::string uri() const { return "postgresql://stchat@127.0.0.1:" + std::to_string(port) + "/stchat"; }
+    int64_t count(const std::string& sql) const {
+        auto rows = stchat::eventstore::make_sql_session({uri()})->exec(sql);
+        return std::stoll(*rows.at(0).at(0));
+    }
+};
+
+void feed(const nats_server& ns, const std::string& run_id, int count) {
+    child_process f({stchat_binary(), "feed", "execution", "--nats", ns.url(), "--acked", "--count",
+                     std::to_string(count), "--rate", "0", "--run-id", run_id});
+    f.start();
+    BOOST_TEST_REQUIRE(f.wait() == 0, "feed " << run_id);
+}
+
+double seconds_since(steady::time_point t) { return std::chrono::duration<double>(steady::now() - t).count(); }
+
+
+// A primary with a streaming standby, stchat migrated on the primary. `sync`: the primary waits
+// for the standby to flush each commit (synchronous_standby_names = '*', synchronous_commit = on).
+struct pair_fixture {
+    std::string base = "/var/tmp/stchat-failover-" + std::to_string(::getpid());
+    struct cleanup_t {
+        std::string base;
+        ~cleanup_t() {
+            for (const char* d : {"/primary", "/standby"}) {
+                std::system(((::geteuid() == 0 ? "cd / && runuser -u postgres -- " : "") + k_pg_bin + "pg_ctl -D " + base + d +
+                             " -m immediate -w stop >/dev/null 2>&1").c_str());
+            }
+            std::system(("rm -rf " + base).c_str());
+        }
+    } cleanup{base};
+    cluster primary{base + "/primary"}, standby{base + "/standby"};
+
+    void start(bool sync) {
+        std::system(("rm -rf " + base + " && mkdir -p " + base + (::geteuid() == 0 ? " && chown postgres: " + base : "")).c_str());
+        pg_tool("initdb -D " + primary.dir + " -U postgres --auth=trust -E UTF8 --locale=C.UTF-8");
+        primary.start();
+        pg_tool("psql -h 127.0.0.1 -p " + std::to_string(primary.port) +
+                " -U postgres -d postgres -c 'CREATE ROLE stchat LOGIN CREATEDB CREATEROLE'"
+                " -c 'CREATE DATABASE stchat OWNER stchat'");
+        pg_tool("pg_basebackup -h 127.0.0.1 -p " + std::to_string(primary.port) + " -U postgres -D " + standby.dir +
+                " -R -X stream -c fast");
+        standby.start();
+        if (sync) {  // once the standby streams: before it, every commit would wait for it
+            pg_tool("psql -h 127.0.0.1 -p " + std::to_string(primary.port) + " -U postgres -d postgres"
+                    " -c \"ALTER SYSTEM SET synchronous_standby_names = '*'\" -c 'SELECT pg_reload_conf()'"
+                    " -c 'GRANT pg_read_all_stats TO stchat'");
+            wait_until([&] { return primary.count("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") == 1; },
+                       30s, "the standby synchronous");
+        }
+        child_process migrate({stchat_binary(), "migrate", "--database", primary.uri()});
+        migrate.start();
+        BOOST_REQUIRE(migrate.wait() == 0);
+    }
+    // Both hosts in one URI: libpq takes the one that accepts writes.
+    std::string both() const {
+        return "postgresql://stchat@127.0.0.1:" + std::to_string(primary.port) + ",127.0.0.1:" +
+               std::to_string(standby.port) + "/stchat?target_session_attrs=read-write";
+    }
+    // The primary's host dies; the standby is promoted.
+    void fail_over() {
+        primary.stop("immediate");
+        if (!standby_running) standby.start();
+        pg_tool("pg_ctl -D " + standby.dir + " -w promote");
+    }
+    bool standby_running = true;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_synchronous_standby_promoted_has_every_acked_message) {
+    pair_fixture pg;
+    pg.start(true);
+    nats_server ns;
+    child_process ingest({stchat_binary(), "ingest", "--database", pg.both(), "--nats", ns.url(), "--batch", "200"});
+    ingest.start();
+    feed(ns, "sync", 2500);
+    wait_until([&] { return pg.primary.count("SELECT count(*) FROM event_log") == 2500; }, 60s, "2,500 on the primary");
+    pg.fail_over();
+    BOOST_TEST(pg.standby.count("SELECT count(*) FROM event_log") == 2500,
+               "every commit the ingest acked was on the standby before the ack");
+    feed(ns, "after", 500);
+    wait_until([&] { return pg.standby.count("SELECT count(*) FROM event_log") == 3000; }, 60s,
+               "appends on the new primary");
+    ingest.kill(SIGTERM);
+    BOOST_TEST(ingest.wait() == 0);
+    BOOST_TEST(pg.standby.count("SELECT count(DISTINCT (metadata->>'stream_seq')::bigint) FROM event_log") == 3000);
+    BOOST_TEST(pg.standby.count("SELECT count(*) FROM event_log WHERE metadata ? 'reconciled'"
+                                " AND (metadata->>'stream_seq')::bigint <= 2500") == 0,
+               "nothing acked before the failover needed repair");
+}
+
+BOOST_AUTO_TEST_CASE(an_async_standby_promoted_without_the_last_commits_is_reconciled_to_zero_lost) {
+    pair_fixture pg;
+    pg.start(false);
+    cluster& primary = pg.primary;
+    cluster& standby = pg.standby;
+    nats_server ns;
+    temp_dir logs;
+    std::string log_path = logs.path() + "/ingest.log";
+    child_process ingest({stchat_binary(), "ingest", "--database", pg.both(), "--nats", ns.url(), "--batch", "200"}, log_path);
+    ingest.start();
+
+    feed(ns, "replicated", 1000);
+    wait_until([&] { return primary.count("SELECT count(*) FROM event_log") == 1000; }, 60s, "1,000 on the primary");
+    wait_until([&] { return standby.count("SELECT count(*) FROM event_log") == 1000; }, 60s, "1,000 on the standby");
+
+    // The standby falls behind (here: stopped), the primary commits and JetStream gets the acks.
+    standby.stop("fast");
+    pg.standby_running = false;
+    feed(ns, "unreplicated", 1500);
+    wait_until([&] { return primary.count("SELECT count(*) FROM event_log") == 2500; }, 60s, "2,500 on the primary");
+
+    // The primary's host dies; the standby, 1,500 acked messages short, is promoted.
+    pg.fail_over();
+    auto promoted = steady::now();
+    BOOST_TEST(standby.count("SELECT count(*) FROM event_log") == 1000, "the promoted standby lacks 1,500 acked messages");
+
+    feed(ns, "after", 500);
+    try {
+        wait_until([&] { return standby.count("SELECT count(*) FROM event_log") == 3000; }, 60s,
+                   "every message on the new primary");
+    } catch (...) {
+        std::cerr << slurp(log_path);
+        throw;
+    }
+    double took = seconds_since(promoted);
+    BOOST_TEST(took <= 30.0, "appends and the repair done " << took << " s after the promotion");
+    // The repair may also take messages the ingest had fetched but not yet appended: those come
+    // back to the ingest as duplicates. What the standby lacked is all reconciled.
+    BOOST_TEST(slurp(log_path).find("reconciled: appended ") != std::string::npos, slurp(log_path));
+    BOOST_TEST(slurp(log_path).find(" (1001-2500") != std::string::npos, slurp(log_path));
+    ingest.kill(SIGTERM);
+    BOOST_TEST(ingest.wait() == 0);
+    BOOST_TEST(standby.count("SELECT count(*) FROM event_log") == 3000, "0 lost, 0 doubled");
+    BOOST_TEST(standby.count("SELECT count(DISTINCT (metadata->>'stream_seq')::bigint) FROM event_log") == 3000);
+    BOOST_TEST(standby.count("SELECT count(*) FROM event_log WHERE (metadata->>'reconciled')::boolean"
+                             " AND (metadata->>'stream_seq')::bigint BETWEEN 1001 AND 2500") == 1500,
+               "the 1,500 the standby lacked came back from JetStream");
+
+    // By hand it finds nothing more to do.
+    child_process again({stchat_binary(), "reconcile", "--database", standby.uri(), "--nats", ns.url()},
+                        logs.path() + "/reconcile.log");
+    again.start();
+    BOOST_TEST(again.wait() == 0);
+    BOOST_TEST(slurp(logs.path() + "/reconcile.log").find("appended: 0 (none)") != std::string::npos,
+               slurp(logs.path() + "/reconcile.log"));
+}
