@@ -1,8 +1,8 @@
 #define BOOST_TEST_MODULE failover
-// Failover to an asynchronous standby that had not received the last commits: the acked messages
-// it lacks are found in JetStream and appended again, exactly once. A primary and a standby of
-// this test's own (initdb + pg_basebackup, streaming replication); the shared test Postgres is
-// not touched.
+// Faults of a Postgres of the test's own (initdb, and pg_basebackup for a streaming standby; the
+// shared test Postgres is not touched): failover to a synchronous standby; failover to an
+// asynchronous standby that had not received the last commits (the acked messages it lacks are
+// found in JetStream and appended again, exactly once); a Postgres frozen with SIGSTOP.
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,7 +10,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <filesystem>
 #include <sstream>
+#include <vector>
 
 #include "stchat/eventstore/sql_session.h"
 #include "test_support.h"
@@ -61,6 +63,26 @@ void feed(const nats_server& ns, const std::string& run_id, int count) {
     BOOST_TEST_REQUIRE(f.wait() == 0, "feed " << run_id);
 }
 
+// The processes whose parent is `parent` (from /proc/<pid>/stat: "pid (comm) state ppid ...").
+std::vector<pid_t> children_of(pid_t parent) {
+    std::vector<pid_t> out;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        std::string name = entry.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream stat(entry.path() / "stat");
+        std::string line;
+        std::getline(stat, line);
+        auto close = line.rfind(')');
+        if (close == std::string::npos) continue;
+        std::istringstream rest(line.substr(close + 2));
+        char state;
+        pid_t ppid = 0;
+        rest >> state >> ppid;
+        if (ppid == parent) out.push_back(static_cast<pid_t>(std::stoi(name)));
+    }
+    return out;
+}
+
 double seconds_since(steady::time_point t) { return std::chrono::duration<double>(steady::now() - t).count(); }
 
 
@@ -80,16 +102,18 @@ struct pair_fixture {
     } cleanup{base};
     cluster primary{base + "/primary"}, standby{base + "/standby"};
 
-    void start(bool sync) {
+    void start(bool sync, bool with_standby = true) {
         std::system(("rm -rf " + base + " && mkdir -p " + base + (::geteuid() == 0 ? " && chown postgres: " + base : "")).c_str());
         pg_tool("initdb -D " + primary.dir + " -U postgres --auth=trust -E UTF8 --locale=C.UTF-8");
         primary.start();
         pg_tool("psql -h 127.0.0.1 -p " + std::to_string(primary.port) +
                 " -U postgres -d postgres -c 'CREATE ROLE stchat LOGIN CREATEDB CREATEROLE'"
                 " -c 'CREATE DATABASE stchat OWNER stchat'");
-        pg_tool("pg_basebackup -h 127.0.0.1 -p " + std::to_string(primary.port) + " -U postgres -D " + standby.dir +
-                " -R -X stream -c fast");
-        standby.start();
+        if (with_standby) {
+            pg_tool("pg_basebackup -h 127.0.0.1 -p " + std::to_string(primary.port) + " -U postgres -D " + standby.dir +
+                    " -R -X stream -c fast");
+            standby.start();
+        }
         if (sync) {  // once the standby streams: before it, every commit would wait for it
             pg_tool("psql -h 127.0.0.1 -p " + std::to_string(primary.port) + " -U postgres -d postgres"
                     " -c \"ALTER SYSTEM SET synchronous_standby_names = '*'\" -c 'SELECT pg_reload_conf()'"
@@ -194,4 +218,54 @@ BOOST_AUTO_TEST_CASE(an_async_standby_promoted_without_the_last_commits_is_recon
     BOOST_TEST(again.wait() == 0);
     BOOST_TEST(slurp(logs.path() + "/reconcile.log").find("appended: 0 (none)") != std::string::npos,
                slurp(logs.path() + "/reconcile.log"));
+}
+
+BOOST_AUTO_TEST_CASE(a_frozen_postgres_is_a_stall_in_healthz_and_loses_nothing) {
+    pair_fixture pg;
+    pg.start(false, false);
+    nats_server ns;
+    int health = free_port();
+    temp_dir logs;
+    child_process ingest({stchat_binary(), "ingest", "--database", pg.primary.uri(), "--nats", ns.url(), "--batch", "100",
+                          "--stall-after", "2", "--metrics-port", std::to_string(health)},
+                         logs.path() + "/ingest.log");
+    ingest.start();
+    feed(ns, "before", 1000);
+    wait_until([&] { return pg.primary.count("SELECT count(*) FROM event_log") == 1000; }, 60s, "1,000 appended");
+    // Every Postgres process stopped (the postmaster and each child: backends run in sessions of
+    // their own): connections stay up, the kernel still acknowledges, nothing answers. No error
+    // anywhere: only the watchdog sees it.
+    std::ifstream pidfile(pg.primary.dir + "/postmaster.pid");
+    pid_t postmaster = 0;
+    pidfile >> postmaster;
+    BOOST_REQUIRE(postmaster > 0);
+    std::vector<pid_t> frozen{postmaster};
+    for (pid_t pid : children_of(postmaster)) frozen.push_back(pid);
+    BOOST_REQUIRE_MESSAGE(frozen.size() > 3, "the postmaster and its children: " << frozen.size());
+    for (pid_t pid : frozen) ::kill(pid, SIGSTOP);
+    struct thaw_t {
+        std::vector<pid_t> pids;
+        void operator()() {
+            for (pid_t pid : pids) ::kill(pid, SIGCONT);
+            pids.clear();
+        }
+        ~thaw_t() { (*this)(); }
+    } thaw{frozen};
+    feed(ns, "frozen", 500);
+    std::string said;
+    try {
+        wait_until([&] { return (said = http_get(health, "/healthz")).find("stall: nothing appended for") != std::string::npos; },
+                   30s, "/healthz reporting the stall");
+    } catch (...) {
+        std::cerr << "/healthz: " << said << "\n" << http_get(health, "/metrics") << slurp(logs.path() + "/ingest.log");
+        throw;
+    }
+    BOOST_TEST(ingest.running());
+    thaw();
+    wait_until([&] { return pg.primary.count("SELECT count(*) FROM event_log") == 1500; }, 60s, "appends after the thaw");
+    wait_until([&] { return http_get(health, "/healthz") == "ok\n"; }, 30s, "/healthz ok again");
+    ingest.kill(SIGTERM);
+    BOOST_TEST(ingest.wait() == 0);
+    BOOST_TEST(pg.primary.count("SELECT count(*) FROM event_log") == 1500, "nothing lost, nothing doubled");
+    BOOST_TEST(pg.primary.count("SELECT count(DISTINCT (metadata->>'stream_seq')::bigint) FROM event_log") == 1500);
 }
