@@ -4,6 +4,7 @@
 // asynchronous standby that had not received the last commits (the acked messages it lacks are
 // found in JetStream and appended again, exactly once); a Postgres frozen with SIGSTOP.
 #include <signal.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -268,4 +269,58 @@ BOOST_AUTO_TEST_CASE(a_frozen_postgres_is_a_stall_in_healthz_and_loses_nothing) 
     BOOST_TEST(ingest.wait() == 0);
     BOOST_TEST(pg.primary.count("SELECT count(*) FROM event_log") == 1500, "nothing lost, nothing doubled");
     BOOST_TEST(pg.primary.count("SELECT count(DISTINCT (metadata->>'stream_seq')::bigint) FROM event_log") == 1500);
+}
+
+// A real full disk: the data directory on a small tmpfs (pg_wal elsewhere, as docs/operations.md
+// advises), filled by a file; appends fail with 53100 until the file goes.
+BOOST_AUTO_TEST_CASE(a_really_full_disk_is_waited_out_and_loses_nothing,
+                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
+                         return boost::test_tools::assertion_result(::geteuid() == 0);
+                     })) {
+    std::string base = "/var/tmp/stchat-diskfull-" + std::to_string(::getpid());
+    std::string mnt = base + "/mnt", data = mnt + "/data", wal = base + "/wal";
+    std::system(("mkdir -p " + mnt + " " + wal).c_str());
+    BOOST_REQUIRE(std::system(("mount -t tmpfs -o size=96m tmpfs " + mnt).c_str()) == 0);
+    std::system(("chown -R postgres: " + base).c_str());
+    cluster pg{data};
+    struct cleanup_t {
+        std::string base, mnt, data;
+        ~cleanup_t() {
+            std::system(("cd / && runuser -u postgres -- " + k_pg_bin + "pg_ctl -D " + data + " -m immediate -w stop >/dev/null 2>&1").c_str());
+            std::system(("umount " + mnt + " >/dev/null 2>&1; rm -rf " + base).c_str());
+        }
+    } cleanup{base, mnt, data};
+    pg_tool("initdb -D " + data + " --waldir=" + wal + " -U postgres --auth=trust -E UTF8 --locale=C.UTF-8");
+    pg.start();
+    pg_tool("psql -h 127.0.0.1 -p " + std::to_string(pg.port) +
+            " -U postgres -d postgres -c 'CREATE ROLE stchat LOGIN CREATEDB CREATEROLE' -c 'CREATE DATABASE stchat OWNER stchat'");
+    child_process migrate({stchat_binary(), "migrate", "--database", pg.uri()});
+    migrate.start();
+    BOOST_REQUIRE(migrate.wait() == 0);
+    nats_server ns;
+    int health = free_port();
+    child_process ingest({stchat_binary(), "ingest", "--database", pg.uri(), "--nats", ns.url(), "--batch", "200",
+                          "--metrics-port", std::to_string(health)});
+    ingest.start();
+    feed(ns, "before", 1000);
+    wait_until([&] { return pg.count("SELECT count(*) FROM event_log") == 1000; }, 60s, "1,000 appended");
+    // Fill the disk, all but 64 KiB.
+    struct statvfs fs {};
+    BOOST_REQUIRE(::statvfs(mnt.c_str(), &fs) == 0);
+    long long free_bytes = static_cast<long long>(fs.f_bavail) * static_cast<long long>(fs.f_frsize) - 64 * 1024;
+    BOOST_REQUIRE(std::system(("fallocate -l " + std::to_string(free_bytes) + " " + mnt + "/filler").c_str()) == 0);
+    feed(ns, "full", 4000);
+    std::string said;
+    wait_until([&] { return (said = http_get(health, "/healthz")).find("No space left on device") != std::string::npos; },
+               60s, "/healthz saying the disk is full");
+    BOOST_TEST(ingest.running(), "the ingest waits it out");
+    auto freed = steady::now();
+    std::system(("rm -f " + mnt + "/filler").c_str());
+    wait_until([&] { return pg.count("SELECT count(*) FROM event_log") == 5000; }, 60s, "the rest appended");
+    double resumed = seconds_since(freed);
+    BOOST_TEST(resumed <= 5.0, "appends resumed " << resumed << " s after space came back");
+    ingest.kill(SIGTERM);
+    BOOST_TEST(ingest.wait() == 0);
+    BOOST_TEST(pg.count("SELECT count(*) FROM event_log") == 5000, "nothing lost, nothing doubled");
+    BOOST_TEST(pg.count("SELECT count(DISTINCT (metadata->>'stream_seq')::bigint) FROM event_log") == 5000);
 }
