@@ -23,6 +23,7 @@
 #include "stchat/common/log.h"
 #include "stchat/common/metrics.h"
 #include "stchat/common/shutdown.h"
+#include "stchat/eventstore/heartbeat.h"
 #include "stchat/eventstore/migrations.h"
 #include "stchat/ingest/feed_simulator.h"
 #include "stchat/ingest/ingest.h"
@@ -170,6 +171,8 @@ int cmd_ingest(int argc, char** argv) {
     auto endpoint = metrics_endpoint(a, reg, health);
     c.metrics = &reg;
     c.health = &health;
+    eventstore::heartbeat beat({c.store, "ingest", static_cast<uint16_t>(a.integer("metrics-port", 0, 0, 65535)),
+                                [] { return std::string(); }, [&health] { return health.problems(); }});
     ingest::run_ingest(c);
     return 0;
 }
@@ -211,6 +214,8 @@ int cmd_project(int argc, char** argv) {
     auto endpoint = metrics_endpoint(a, reg, health);
     c.metrics = &reg;
     c.health = &health;
+    eventstore::heartbeat beat({c.store, "project", static_cast<uint16_t>(a.integer("metrics-port", 0, 0, 65535)),
+                                [] { return std::string(); }, [&health] { return health.problems(); }});
     projections::run_projectors(c);
     return 0;
 }
@@ -459,8 +464,8 @@ int cmd_status(int argc, char** argv) {
                      "redelivered), each projector's checkpoint and lag (and rebuilds under way),\n"
                      "and every chat process with its connected sessions (from its heartbeat).\n"
                      "Exit status: 0 all reachable and alive; 1 Postgres unreachable or no answer\n"
-                     "within --timeout; 3 the report was made but NATS is unreachable or a process\n"
-                     "has not been seen for 15 s.\n\n"
+                     "within --timeout; 3 the report was made but NATS is unreachable, a process is\n"
+                     "unhealthy, or one has not been seen for 15 s.\n\n"
                   << k_common_help << k_nats_help
                   << "  --consumer NAME    the ingest's durable consumer (default stchat-ingest)\n"
                      "  --json             the same as one JSON document\n"
@@ -508,7 +513,7 @@ int cmd_status(int argc, char** argv) {
     const auto& r = *shared->report;
     std::cout << (a.flag("json") ? ops::status_json(r) : ops::status_table(r));
     bool down = !r.ingest.reachable;
-    for (const auto& p : r.processes) down = down || !p.alive;
+    for (const auto& p : r.processes) down = down || !p.alive || !p.health.empty();
     return down ? 3 : 0;
 }
 

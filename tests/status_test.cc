@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <boost/test/unit_test.hpp>
+#include <set>
 #include <fstream>
 #include <sstream>
 
@@ -15,6 +16,14 @@ using namespace stchat::testing;
 using namespace std::chrono_literals;
 
 namespace {
+// The sessions the chat process's heartbeat reports (-1 if it has not reported).
+int64_t chat_sessions(const rapidjson::Document& d) {
+    for (const auto& p : d["processes"].GetArray()) {
+        if (std::string(p["kind"].GetString()) == "chat") return p["sessions"].GetInt64();
+    }
+    return -1;
+}
+
 
 rapidjson::Document status_json(const scratch_database& db, const nats_server& ns) {
     temp_dir dir;
@@ -74,7 +83,7 @@ BOOST_AUTO_TEST_CASE(status_and_metrics_reflect_a_known_workload) {
     wait_until([&] {
         auto d = status_json(db, ns);
         return lag_of(d, "event") == 0 && lag_of(d, "execution") == 0 && lag_of(d, "chat_log") == 0 &&
-               d["processes"].Size() == 1 && d["processes"][0]["sessions"].GetInt64() == 2 &&
+               chat_sessions(d) == 2 &&
                d["ingest"]["ack_pending"].GetUint64() == 0;
     }, 60s, "projectors caught up, the chat heartbeat showing 2 sessions, every message acked");
     auto d = status_json(db, ns);
@@ -99,14 +108,24 @@ BOOST_AUTO_TEST_CASE(status_and_metrics_reflect_a_known_workload) {
     std::string chat_metrics = http_get(chat_port, "/metrics");
     BOOST_TEST(prometheus_value(chat_metrics, R"(stchat_chat_sessions{protocol="v1"})") == 2, chat_metrics);
 
-    // A stopped chat process says goodbye: no stale row.
+    // Every long-running process reports itself and its health.
+    wait_until([&] { return status_json(db, ns)["processes"].Size() == 3u; }, 30s, "chat, ingest and project reporting");
+    auto reported = status_json(db, ns);
+    std::set<std::string> kinds;
+    for (const auto& p : reported["processes"].GetArray()) {
+        kinds.insert(p["kind"].GetString());
+        BOOST_TEST(p["alive"].GetBool());
+        BOOST_TEST(std::string(p["health"].GetString()) == "", p["id"].GetString() << ": " << p["health"].GetString());
+    }
+    BOOST_TEST((kinds == std::set<std::string>{"chat", "ingest", "project"}));
+    // A stopped process says goodbye: no stale row.
     chat.kill(SIGTERM);
     BOOST_TEST(chat.wait() == 0);
-    BOOST_TEST(status_json(db, ns)["processes"].Size() == 0u);
     ingest.kill(SIGTERM);
     BOOST_TEST(ingest.wait() == 0);
     project.kill(SIGTERM);
     BOOST_TEST(project.wait() == 0);
+    BOOST_TEST(status_json(db, ns)["processes"].Size() == 0u);
 }
 
 #include <arpa/inet.h>

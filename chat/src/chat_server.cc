@@ -32,6 +32,7 @@
 #include "stchat/common/shutdown.h"
 #include "stchat/common/stall_watchdog.h"
 #include "stchat/eventstore/event_log.h"
+#include "stchat/eventstore/heartbeat.h"
 #include "stchat/eventstore/sql_session.h"
 #include "text_rules.h"
 #include "token_bucket.h"
@@ -227,7 +228,15 @@ public:
             }
         } threads{_relay_stop, {}};
         threads.threads.emplace_back([this, start] { relay_loop(start); });
-        threads.threads.emplace_back([this] { heartbeat_loop(); });
+        // `stchat status` sees this process, its sessions and its health.
+        eventstore::heartbeat beat({_config.store, "chat", _config.port,
+                                    [this] {
+                                        return "\"sessions\": " + std::to_string(_metrics.sessions_v1.value() +
+                                                                                 _metrics.sessions_legacy.value()) +
+                                               ", \"sessions_legacy\": " + std::to_string(_metrics.sessions_legacy.value()) +
+                                               ", \"frames_sent\": " + std::to_string(_metrics.frames_sent.value());
+                                    },
+                                    [this] { return _health.problems(); }});
         threads.threads.emplace_back([this] {
             while (!sleep_unless_stopped(std::chrono::milliseconds(200)) && !_relay_stop) {}
             asio::post(_server.get_io_service(), [this] { shutdown(); });
@@ -768,37 +777,6 @@ private:
                               send_text(h, ack_frame(room, id, ack.seq, ack.duplicate));
                           });
                       }});
-    }
-
-    // ---- heartbeat: `stchat status` sees this process and its sessions ----
-    void heartbeat_loop() {
-        char host[256] = "localhost";
-        ::gethostname(host, sizeof host - 1);
-        std::string id = std::string("chat@") + host + ":" + std::to_string(_config.port);
-        std::string started = std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                  std::chrono::system_clock::now().time_since_epoch())
-                                                  .count());
-        std::unique_ptr<eventstore::sql_session> sql;
-        while (!_relay_stop) {
-            try {
-                if (!sql) sql = eventstore::make_sql_session(_config.store);
-                std::string info = "{\"sessions\": " + std::to_string(_metrics.sessions_v1.value() + _metrics.sessions_legacy.value()) +
-                                   ", \"sessions_legacy\": " + std::to_string(_metrics.sessions_legacy.value()) +
-                                   ", \"frames_sent\": " + std::to_string(_metrics.frames_sent.value()) + "}";
-                sql->exec("INSERT INTO service_heartbeat (id, kind, host, pid, port, started_at, seen_at, info)"
-                          " VALUES ($1, 'chat', $2, $3, $4, to_timestamp($5::bigint / 1e6), now(), $6::jsonb)"
-                          " ON CONFLICT (id) DO UPDATE SET pid = $3, seen_at = now(), info = $6::jsonb,"
-                          " started_at = to_timestamp($5::bigint / 1e6)",
-                          {id, host, std::to_string(::getpid()), std::to_string(_config.port), started, info});
-            } catch (const std::exception&) {
-                sql.reset();  // Postgres away: the relay reports it; try again next beat
-            }
-            for (int i = 0; i < 25 && !_relay_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        }
-        try {
-            if (sql) sql->exec("DELETE FROM service_heartbeat WHERE id = $1 AND pid = $2", {id, std::to_string(::getpid())});
-        } catch (const std::exception&) {
-        }
     }
 
     // ---- the relay: log -> sessions ----

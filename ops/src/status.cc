@@ -47,7 +47,8 @@ status_report read_status(const eventstore::store_config& store, const ingest::s
         r.projectors.push_back(p);
     }
     for (const auto& row : sql->exec("SELECT id, kind, pid, coalesce((info->>'sessions')::bigint, 0),"
-                                     " extract(epoch FROM now() - seen_at) FROM service_heartbeat ORDER BY id")) {
+                                     " extract(epoch FROM now() - seen_at), coalesce(info->>'health', '')"
+                                     " FROM service_heartbeat ORDER BY kind, id")) {
         process_status p;
         p.id = row.at(0).value_or("");
         p.kind = row.at(1).value_or("");
@@ -55,6 +56,7 @@ status_report read_status(const eventstore::store_config& store, const ingest::s
         p.sessions = num(row.at(3));
         p.seen_seconds_ago = row.at(4) ? std::stod(*row[4]) : 0;
         p.alive = p.seen_seconds_ago < 15;
+        p.health = row.at(5).value_or("");
         r.processes.push_back(p);
     }
     r.ingest = ingest::read_consumer_state(nats, consumer);
@@ -85,12 +87,13 @@ std::string status_table(const status_report& r) {
                       static_cast<long long>(p.checkpoint), static_cast<long long>(p.lag), p.updated_at.c_str());
         out += line;
     }
-    out += "\nprocess                          pid  sessions  last seen\n";
-    if (r.processes.empty()) out += "(no chat process has reported)\n";
+    out += "\nprocess                          pid  sessions  last seen  health\n";
+    if (r.processes.empty()) out += "(no process has reported)\n";
     for (const auto& p : r.processes) {
-        std::snprintf(line, sizeof line, "%-30s %6d %9lld  %.0f s ago%s\n", p.id.c_str(), p.pid,
-                      static_cast<long long>(p.sessions), p.seen_seconds_ago, p.alive ? "" : " (gone?)");
-        out += line;
+        std::string health = !p.alive ? "gone?" : p.health.empty() ? "ok" : p.health.substr(0, p.health.find('\n'));
+        std::snprintf(line, sizeof line, "%-30s %6d %9lld  %5.0f s ago  ", p.id.c_str(), p.pid,
+                      static_cast<long long>(p.sessions), p.seen_seconds_ago);
+        out += line + health + "\n";
     }
     return out;
 }
@@ -159,6 +162,8 @@ std::string status_json(const status_report& r) {
         w.Double(p.seen_seconds_ago);
         w.Key("alive");
         w.Bool(p.alive);
+        w.Key("health");
+        w.String(p.health.c_str(), static_cast<rapidjson::SizeType>(p.health.size()));
         w.EndObject();
     }
     w.EndArray();

@@ -23,6 +23,7 @@ struct process_status {
     int64_t sessions = 0;
     double seen_seconds_ago = 0;
     bool alive = false;   // seen within the last 15 s
+    std::string health;   // its /healthz problems when it last reported ("" healthy)
 };
 
 struct status_report {
