@@ -58,7 +58,8 @@ class task_thread {
 public:
     task_thread() : _thread([this] { loop(); }) {}
     ~task_thread() { stop(); }
-    // Runs what is queued, then joins; later posts are dropped. Idempotent.
+    // Finishes the task in hand, drops the rest (each a key check of ~50 ms whose client is
+    // going away), joins; later posts are dropped. Idempotent.
     void stop() {
         {
             std::lock_guard<std::mutex> lock(_mutex);
@@ -91,7 +92,7 @@ private:
             {
                 std::unique_lock<std::mutex> lock(_mutex);
                 _cv.wait(lock, [&] { return _closing || !_queue.empty(); });
-                if (_queue.empty()) return;
+                if (_closing || _queue.empty()) return;  // stopping: queued checks are dropped
                 task = std::move(_queue.front());
                 _queue.pop_front();
             }

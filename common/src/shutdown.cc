@@ -1,6 +1,7 @@
 #include "stchat/common/shutdown.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -8,7 +9,18 @@
 namespace stchat {
 namespace {
 std::atomic<bool> g_stop{false};
-extern "C" void on_signal(int) { g_stop.store(true); }
+
+// Only async-signal-safe calls below: an atomic exchange, alarm(), write(), _exit().
+extern "C" void on_signal(int) {
+    if (!g_stop.exchange(true)) alarm(k_stop_deadline_seconds);
+}
+extern "C" void on_deadline(int) {
+    static const char msg[] =
+        "stop deadline passed: exiting now (something did not answer; nothing unacknowledged is lost)\n";
+    ssize_t ignored = write(2, msg, sizeof msg - 1);
+    (void)ignored;
+    _exit(1);
+}
 }  // namespace
 
 void install_shutdown_handlers() {
@@ -17,6 +29,10 @@ void install_shutdown_handlers() {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    struct sigaction deadline {};
+    deadline.sa_handler = on_deadline;
+    sigemptyset(&deadline.sa_mask);
+    sigaction(SIGALRM, &deadline, nullptr);
     signal(SIGPIPE, SIG_IGN);
 }
 
