@@ -120,6 +120,35 @@ BOOST_AUTO_TEST_CASE(a_full_disk_is_waited_out_and_the_ingest_resumes_by_itself_
     BOOST_TEST(db.scalar("SELECT count(DISTINCT (metadata->>'stream_seq')::bigint) FROM event_log") == 2000);
 }
 
+BOOST_AUTO_TEST_CASE(a_permanent_append_failure_with_batches_queued_acks_nothing_after_it) {
+    nats_server ns;
+    scratch_database db("faults_permanent");
+    // Postgres refuses appends for a reason retrying cannot help (SQLSTATE P0001) while this
+    // table has a row: the ingest must stop, and drop (unacked) the batches queued behind it.
+    db.scalar("CREATE TABLE refuse (since timestamptz);"
+              "CREATE FUNCTION refuse_check() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+              " IF EXISTS (SELECT 1 FROM refuse) THEN RAISE EXCEPTION 'refused on purpose'; END IF;"
+              " RETURN NEW; END $$;"
+              "CREATE TRIGGER refuse BEFORE INSERT ON event_log FOR EACH ROW EXECUTE FUNCTION refuse_check();"
+              "INSERT INTO refuse VALUES (now()); SELECT 1");
+    feed(ns, "queued", 2000);
+    child_process first({stchat_binary(), "ingest", "--database", db.uri(), "--nats", ns.url(), "--batch", "100",
+                         "--ack-wait-ms", "1000"});
+    first.start();
+    BOOST_TEST(first.wait() == 1, "a permanent failure ends the ingest with status 1");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log") == 0);
+    db.scalar("DELETE FROM refuse; SELECT 1");
+    child_process second({stchat_binary(), "ingest", "--database", db.uri(), "--nats", ns.url(), "--batch", "100",
+                          "--ack-wait-ms", "1000"});
+    second.start();
+    wait_until([&] { return db.scalar("SELECT count(*) FROM event_log") == 2000; }, 60s,
+               "every message, the ones queued behind the failure included");
+    second.kill(SIGTERM);
+    BOOST_TEST(second.wait() == 0);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log") == 2000, "nothing acked without its commit: 0 lost");
+    BOOST_TEST(db.scalar("SELECT count(DISTINCT (metadata->>'stream_seq')::bigint) FROM event_log") == 2000);
+}
+
 BOOST_AUTO_TEST_CASE(an_append_stuck_behind_a_lock_is_a_stall_in_healthz_until_it_moves) {
     nats_server ns;
     scratch_database db("faults_stall");
