@@ -34,12 +34,6 @@ void sh(const std::string& command) {
     if (rc != 0) throw std::runtime_error("failed: " + command);
 }
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 // A TCP forwarder: listens on `host:port` (0: any free port) and pumps bytes both ways to
 // 127.0.0.1:`to`. It never closes a side by itself: when nftables drops the packets on one side,
@@ -152,12 +146,6 @@ struct namespace_link {
     }
 };
 
-void feed(const nats_server& ns, const std::string& run_id, int count) {
-    child_process f({stchat_binary(), "feed", "execution", "--nats", ns.url(), "--acked", "--count",
-                     std::to_string(count), "--rate", "0", "--run-id", run_id});
-    f.start();
-    BOOST_TEST_REQUIRE(f.wait() == 0, "feed " << run_id);
-}
 
 double seconds_since(steady::time_point t) { return std::chrono::duration<double>(steady::now() - t).count(); }
 
@@ -187,11 +175,11 @@ BOOST_AUTO_TEST_CASE(blackholes_to_postgres_and_to_nats_are_noticed_in_seconds_a
                          log_path);
     ingest.start();
     auto healthz = [&] { return http_get(link.ns_ip, health, "/healthz"); };
-    feed(nats, "before", 500);
+    feed_acked(nats.url(), "before", 500);
     try {
         wait_until([&] { return db.scalar("SELECT count(*) FROM event_log") == 500; }, 60s, "500 appended through the veth");
     } catch (...) {
-        std::cerr << "ingest log:\n" << slurp(log_path);
+        std::cerr << "ingest log:\n" << read_file(log_path);
         throw;
     }
 
@@ -199,8 +187,8 @@ BOOST_AUTO_TEST_CASE(blackholes_to_postgres_and_to_nats_are_noticed_in_seconds_a
     //    connection nobody closes. Before deadlines, the kernel gave up after ~15 minutes.
     link.blackhole(to_pg.port);
     auto start = steady::now();
-    feed(nats, "during-pg", 500);
-    wait_until([&] { return slurp(log_path).find("append failed") != std::string::npos; }, 20s,
+    feed_acked(nats.url(), "during-pg", 500);
+    wait_until([&] { return read_file(log_path).find("append failed") != std::string::npos; }, 20s,
                "the dead Postgres connection noticed within 20 s");
     BOOST_TEST_MESSAGE("dead Postgres connection noticed after " << seconds_since(start) << " s");
     BOOST_TEST(healthz().rfind("unhealthy: ", 0) == 0, "/healthz during the blackhole: " << healthz());
@@ -214,10 +202,10 @@ BOOST_AUTO_TEST_CASE(blackholes_to_postgres_and_to_nats_are_noticed_in_seconds_a
     // 2. NATS blackholed: the client's pings go unanswered, the server is given up in seconds.
     link.blackhole(to_nats.port);
     start = steady::now();
-    wait_until([&] { return slurp(log_path).find("disconnected from NATS") != std::string::npos; }, 20s,
+    wait_until([&] { return read_file(log_path).find("disconnected from NATS") != std::string::npos; }, 20s,
                "the dead NATS connection noticed within 20 s");
     BOOST_TEST_MESSAGE("dead NATS connection noticed after " << seconds_since(start) << " s");
-    feed(nats, "during-nats", 500);
+    feed_acked(nats.url(), "during-nats", 500);
     healed = steady::now();
     link.heal();
     wait_until([&] { return db.scalar("SELECT count(*) FROM event_log") == 1500; }, 30s, "appends after the NATS blackhole");

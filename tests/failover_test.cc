@@ -33,12 +33,6 @@ void pg_tool(const std::string& command) {
     if (std::system(full.c_str()) != 0) throw std::runtime_error("failed: " + command);
 }
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 // A Postgres cluster in a folder of its own, on a port of its own.
 struct cluster {
@@ -57,12 +51,6 @@ struct cluster {
     }
 };
 
-void feed(const nats_server& ns, const std::string& run_id, int count) {
-    child_process f({stchat_binary(), "feed", "execution", "--nats", ns.url(), "--acked", "--count",
-                     std::to_string(count), "--rate", "0", "--run-id", run_id});
-    f.start();
-    BOOST_TEST_REQUIRE(f.wait() == 0, "feed " << run_id);
-}
 
 // The processes whose parent is `parent` (from /proc/<pid>/stat: "pid (comm) state ppid ...").
 std::vector<pid_t> children_of(pid_t parent) {
@@ -161,12 +149,12 @@ BOOST_AUTO_TEST_CASE(a_synchronous_standby_promoted_has_every_acked_message) {
     nats_server ns;
     child_process ingest({stchat_binary(), "ingest", "--database", pg.both(), "--nats", ns.url(), "--batch", "200"});
     ingest.start();
-    feed(ns, "sync", 2500);
+    feed_acked(ns.url(), "sync", 2500);
     wait_until([&] { return pg.primary.count("SELECT count(*) FROM event_log") == 2500; }, 60s, "2,500 on the primary");
     pg.fail_over();
     BOOST_TEST(pg.standby.count("SELECT count(*) FROM event_log") == 2500,
                "every commit the ingest acked was on the standby before the ack");
-    feed(ns, "after", 500);
+    feed_acked(ns.url(), "after", 500);
     wait_until([&] { return pg.standby.count("SELECT count(*) FROM event_log") == 3000; }, 60s,
                "appends on the new primary");
     ingest.kill(SIGTERM);
@@ -188,14 +176,14 @@ BOOST_AUTO_TEST_CASE(an_async_standby_promoted_without_the_last_commits_is_recon
     child_process ingest({stchat_binary(), "ingest", "--database", pg.both(), "--nats", ns.url(), "--batch", "200"}, log_path);
     ingest.start();
 
-    feed(ns, "replicated", 1000);
+    feed_acked(ns.url(), "replicated", 1000);
     wait_until([&] { return primary.count("SELECT count(*) FROM event_log") == 1000; }, 60s, "1,000 on the primary");
     wait_until([&] { return standby.count("SELECT count(*) FROM event_log") == 1000; }, 60s, "1,000 on the standby");
 
     // The standby falls behind (here: stopped), the primary commits and JetStream gets the acks.
     standby.stop("fast");
     pg.standby_running = false;
-    feed(ns, "unreplicated", 1500);
+    feed_acked(ns.url(), "unreplicated", 1500);
     wait_until([&] { return primary.count("SELECT count(*) FROM event_log") == 2500; }, 60s, "2,500 on the primary");
 
     // The primary's host dies; the standby, 1,500 acked messages short, is promoted.
@@ -203,12 +191,12 @@ BOOST_AUTO_TEST_CASE(an_async_standby_promoted_without_the_last_commits_is_recon
     auto promoted = steady::now();
     BOOST_TEST(standby.count("SELECT count(*) FROM event_log") == 1000, "the promoted standby lacks 1,500 acked messages");
 
-    feed(ns, "after", 500);
+    feed_acked(ns.url(), "after", 500);
     try {
         wait_until([&] { return standby.count("SELECT count(*) FROM event_log") == 3000; }, 60s,
                    "every message on the new primary");
     } catch (...) {
-        std::cerr << slurp(log_path);
+        std::cerr << read_file(log_path);
         throw;
     }
     double took = seconds_since(promoted);
@@ -216,8 +204,8 @@ BOOST_AUTO_TEST_CASE(an_async_standby_promoted_without_the_last_commits_is_recon
     BOOST_TEST(took <= 30.0, "appends and the repair done " << took << " s after the promotion");
     // The repair may also take messages the ingest had fetched but not yet appended: those come
     // back to the ingest as duplicates. What the standby lacked is all reconciled.
-    BOOST_TEST(slurp(log_path).find("reconciled: appended ") != std::string::npos, slurp(log_path));
-    BOOST_TEST(slurp(log_path).find(" (1001-2500") != std::string::npos, slurp(log_path));
+    BOOST_TEST(read_file(log_path).find("reconciled: appended ") != std::string::npos, read_file(log_path));
+    BOOST_TEST(read_file(log_path).find(" (1001-2500") != std::string::npos, read_file(log_path));
     ingest.kill(SIGTERM);
     BOOST_TEST(ingest.wait() == 0);
     BOOST_TEST(standby.count("SELECT count(*) FROM event_log") == 3000, "0 lost, 0 doubled");
@@ -231,8 +219,8 @@ BOOST_AUTO_TEST_CASE(an_async_standby_promoted_without_the_last_commits_is_recon
                         logs.path() + "/reconcile.log");
     again.start();
     BOOST_TEST(again.wait() == 0);
-    BOOST_TEST(slurp(logs.path() + "/reconcile.log").find("appended: 0 (none)") != std::string::npos,
-               slurp(logs.path() + "/reconcile.log"));
+    BOOST_TEST(read_file(logs.path() + "/reconcile.log").find("appended: 0 (none)") != std::string::npos,
+               read_file(logs.path() + "/reconcile.log"));
 }
 
 BOOST_AUTO_TEST_CASE(a_frozen_postgres_is_a_stall_in_healthz_and_loses_nothing) {
@@ -245,7 +233,7 @@ BOOST_AUTO_TEST_CASE(a_frozen_postgres_is_a_stall_in_healthz_and_loses_nothing) 
                           "--stall-after", "2", "--metrics-port", std::to_string(health)},
                          logs.path() + "/ingest.log");
     ingest.start();
-    feed(ns, "before", 1000);
+    feed_acked(ns.url(), "before", 1000);
     wait_until([&] { return pg.primary.count("SELECT count(*) FROM event_log") == 1000; }, 60s, "1,000 appended");
     // Every Postgres process stopped (the postmaster and each child: backends run in sessions of
     // their own): connections stay up, the kernel still acknowledges, nothing answers. No error
@@ -266,13 +254,13 @@ BOOST_AUTO_TEST_CASE(a_frozen_postgres_is_a_stall_in_healthz_and_loses_nothing) 
         }
         ~thaw_t() { (*this)(); }
     } thaw{frozen};
-    feed(ns, "frozen", 500);
+    feed_acked(ns.url(), "frozen", 500);
     std::string said;
     try {
         wait_until([&] { return (said = http_get(health, "/healthz")).find("stall: nothing appended for") != std::string::npos; },
                    30s, "/healthz reporting the stall");
     } catch (...) {
-        std::cerr << "/healthz: " << said << "\n" << http_get(health, "/metrics") << slurp(logs.path() + "/ingest.log");
+        std::cerr << "/healthz: " << said << "\n" << http_get(health, "/metrics") << read_file(logs.path() + "/ingest.log");
         throw;
     }
     BOOST_TEST(ingest.running());
@@ -326,14 +314,14 @@ BOOST_AUTO_TEST_CASE(a_really_full_disk_is_waited_out_and_loses_nothing,
     child_process ingest({stchat_binary(), "ingest", "--database", pg.uri(), "--nats", ns.url(), "--batch", "200",
                           "--metrics-port", std::to_string(health)});
     ingest.start();
-    feed(ns, "before", 1000);
+    feed_acked(ns.url(), "before", 1000);
     wait_until([&] { return pg.count("SELECT count(*) FROM event_log") == 1000; }, 60s, "1,000 appended");
     // Fill the disk, all but 64 KiB.
     struct statvfs fs {};
     BOOST_REQUIRE(::statvfs(mnt.c_str(), &fs) == 0);
     long long free_bytes = static_cast<long long>(fs.f_bavail) * static_cast<long long>(fs.f_frsize) - 64 * 1024;
     BOOST_REQUIRE(std::system(("fallocate -l " + std::to_string(free_bytes) + " " + mnt + "/filler").c_str()) == 0);
-    feed(ns, "full", 4000);
+    feed_acked(ns.url(), "full", 4000);
     std::string said;
     wait_until([&] { return (said = http_get(health, "/healthz")).find("No space left on device") != std::string::npos; },
                60s, "/healthz saying the disk is full");

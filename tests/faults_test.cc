@@ -30,12 +30,6 @@ long file_size(const std::string& path) {
 double seconds_since(steady::time_point t) { return std::chrono::duration<double>(steady::now() - t).count(); }
 
 // Feeds `count` acked execution messages; waits for the feed to finish.
-void feed(const nats_server& ns, const std::string& run_id, int count) {
-    child_process f({stchat_binary(), "feed", "execution", "--nats", ns.url(), "--acked", "--count",
-                     std::to_string(count), "--rate", "0", "--run-id", run_id});
-    f.start();
-    BOOST_TEST_REQUIRE(f.wait() == 0, "feed " << run_id);
-}
 
 // A TCP port that completes handshakes (the kernel's backlog) and never answers a byte: what a
 // frozen server looks like from outside.
@@ -100,10 +94,10 @@ BOOST_AUTO_TEST_CASE(a_full_disk_is_waited_out_and_the_ingest_resumes_by_itself_
     child_process ingest({stchat_binary(), "ingest", "--database", db.uri(), "--nats", ns.url(), "--batch", "200",
                           "--metrics-port", std::to_string(health)});
     ingest.start();
-    feed(ns, "before", 1000);
+    feed_acked(ns.url(), "before", 1000);
     wait_until([&] { return db.scalar("SELECT count(*) FROM event_log") == 1000; }, 60s, "1,000 appended");
     db.scalar("INSERT INTO disk_full VALUES (now()); SELECT 1");
-    feed(ns, "during", 1000);
+    feed_acked(ns.url(), "during", 1000);
     wait_until([&] { return http_get(health, "/healthz").find("No space left on device") != std::string::npos; }, 30s,
                "/healthz saying the disk is full");
     BOOST_TEST(ingest.running(), "the ingest waits a full disk out instead of exiting");
@@ -131,7 +125,7 @@ BOOST_AUTO_TEST_CASE(a_permanent_append_failure_with_batches_queued_acks_nothing
               " RETURN NEW; END $$;"
               "CREATE TRIGGER refuse BEFORE INSERT ON event_log FOR EACH ROW EXECUTE FUNCTION refuse_check();"
               "INSERT INTO refuse VALUES (now()); SELECT 1");
-    feed(ns, "queued", 2000);
+    feed_acked(ns.url(), "queued", 2000);
     child_process first({stchat_binary(), "ingest", "--database", db.uri(), "--nats", ns.url(), "--batch", "100",
                          "--ack-wait-ms", "1000"});
     first.start();
@@ -160,7 +154,7 @@ BOOST_AUTO_TEST_CASE(an_append_stuck_behind_a_lock_is_a_stall_in_healthz_until_i
     // no error anywhere, the append just waits.
     auto holder = stchat::eventstore::make_sql_session(db.store());
     holder->exec("SELECT pg_advisory_lock(7311)");
-    feed(ns, "stuck", 500);
+    feed_acked(ns.url(), "stuck", 500);
     wait_until([&] { return http_get(health, "/healthz").find("stall: nothing appended for") != std::string::npos; },
                30s, "/healthz reporting the stall");
     BOOST_TEST(db.scalar("SELECT count(*) FROM event_log") == 0);

@@ -70,12 +70,6 @@ struct cluster3 {
     }
 };
 
-void feed(const std::string& urls, const std::string& run_id, int count) {
-    child_process f({stchat_binary(), "feed", "execution", "--nats", urls, "--replicas", "3", "--acked", "--count",
-                     std::to_string(count), "--rate", "0", "--run-id", run_id});
-    f.start();
-    BOOST_TEST_REQUIRE(f.wait() == 0, "feed " << run_id);
-}
 
 }  // namespace
 
@@ -86,7 +80,7 @@ BOOST_AUTO_TEST_CASE(the_stream_leader_killed_in_a_three_node_cluster_loses_and_
     child_process ingest({stchat_binary(), "ingest", "--database", db.uri(), "--nats", nats.urls(), "--replicas", "3",
                           "--batch", "200", "--ack-wait-ms", "2000"});
     ingest.start();
-    feed(nats.urls(), "before", 2000);
+    feed_acked(nats.urls(), "before", 2000, {"--replicas", "3"});
     wait_until([&] { return db.scalar("SELECT count(*) FROM event_log") == 2000; }, 90s, "2,000 catalogued");
 
     std::string leader;
@@ -97,7 +91,7 @@ BOOST_AUTO_TEST_CASE(the_stream_leader_killed_in_a_three_node_cluster_loses_and_
     BOOST_TEST_MESSAGE("killed the stream leader " << leader);
     std::string next;
     wait_until([&] { return !(next = nats.leader("STCHAT_FEEDS")).empty() && next != leader; }, 60s, "a new leader");
-    feed(nats.urls(), "after", 2000);
+    feed_acked(nats.urls(), "after", 2000, {"--replicas", "3"});
     wait_until([&] { return db.scalar("SELECT count(*) FROM event_log") == 4000; }, 90s, "4,000 catalogued");
     nats.start(killed);  // the old leader comes back as a follower
     ingest.kill(SIGTERM);

@@ -14,10 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 bool log_contains(const std::string& path, const std::string& text) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str().find(text) != std::string::npos;
+    return read_file(path).find(text) != std::string::npos;
 }
 }  // namespace
 
@@ -38,27 +35,21 @@ BOOST_AUTO_TEST_CASE(the_ingest_recovers_from_a_nats_server_kill_and_a_postgres_
                        logs.path() + "/chat.log");
     chat.start();
     wait_until([&] { return http_get(chat_port, "/healthz") == "ok\n"; }, 30s, "chat up");
-    auto feed = [&](const std::string& run_id, int count) {
-        child_process f({stchat_binary(), "feed", "execution", "--nats", ns.url(), "--acked",
-                         "--count", std::to_string(count), "--rate", "0", "--run-id", run_id});
-        f.start();
-        BOOST_TEST_REQUIRE(f.wait() == 0, "feed " << run_id);
-    };
 
-    feed("one", 3000);
+    feed_acked(ns.url(), "one", 3000);
     wait_until([&] { return db.scalar("SELECT count(*) FROM event_log") >= 1000; }, 60s,
                "ingest under way");
 
     // 1. nats-server killed and started again on the same store.
     ns.kill();
     ns.start();
-    feed("two", 3000);
+    feed_acked(ns.url(), "two", 3000);
     wait_until([&] { return db.scalar("SELECT count(*) FROM event_log") >= 6000; }, 90s,
                "6000 rows after the NATS restart");
 
     // 2. Postgres crashes (immediate stop) while messages keep coming, then comes back.
     stop_postgres_immediately();
-    feed("three", 3000);
+    feed_acked(ns.url(), "three", 3000);
     wait_until([&] { return log_contains(ingest_log, "append failed"); }, 30s,
                "the ingest noticing Postgres is gone");
     wait_until([&] { return http_get(health_port, "/healthz").rfind("unhealthy: postgres: ", 0) == 0; }, 30s,
@@ -79,6 +70,5 @@ BOOST_AUTO_TEST_CASE(the_ingest_recovers_from_a_nats_server_kill_and_a_postgres_
     BOOST_TEST(db.scalar("SELECT count(DISTINCT (metadata->>'stream_seq')::bigint) FROM event_log") ==
                9000);
     BOOST_TEST(log_contains(ingest_log, "Postgres is back"), "one line when Postgres returns");
-    std::ifstream in(ingest_log);
-    std::cerr << in.rdbuf();
+    std::cerr << read_file(ingest_log);
 }

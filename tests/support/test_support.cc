@@ -1,3 +1,5 @@
+#include <sstream>
+#include <fstream>
 #include "test_support.h"
 
 #include <arpa/inet.h>
@@ -255,5 +257,27 @@ void wait_until(const std::function<bool()>& condition, std::chrono::millisecond
 
 void stop_postgres_immediately() { run_shell("STCHAT_TEST_PG_STOP"); }
 void start_postgres() { run_shell("STCHAT_TEST_PG_START"); }
+
+}  // namespace stchat::testing
+
+namespace stchat::testing {
+
+void feed_acked(const std::string& nats_urls, const std::string& run_id, int count,
+                const std::vector<std::string>& extra) {
+    std::vector<std::string> argv{stchat_binary(), "feed", "execution", "--nats", nats_urls, "--acked", "--count",
+                                  std::to_string(count), "--rate", "0", "--run-id", run_id};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    child_process f(argv);
+    f.start();
+    int status = f.wait();
+    if (status != 0) throw std::runtime_error("feed " + run_id + " exited " + std::to_string(status));
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
 
 }  // namespace stchat::testing

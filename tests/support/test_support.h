@@ -94,6 +94,14 @@ void start_postgres();
 
 int free_port();
 
+// Publishes `count` execution messages with `stchat feed --acked` (each confirmed by JetStream)
+// to `nats_urls`, run id `run_id`, plus `extra` arguments; waits for it and requires exit 0.
+void feed_acked(const std::string& nats_urls, const std::string& run_id, int count,
+                const std::vector<std::string>& extra = {});
+
+// A file's whole content ("" if it cannot be read).
+std::string read_file(const std::string& path);
+
 // GET http://127.0.0.1:<port><path>; the response body ("" if the request failed).
 std::string http_get(int port, const std::string& path);
 // The same to another address (e.g. a process in a network namespace).
