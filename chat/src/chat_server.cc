@@ -35,6 +35,7 @@
 #include "stchat/eventstore/heartbeat.h"
 #include "stchat/eventstore/sql_session.h"
 #include "text_rules.h"
+#include "task_thread.h"
 #include "token_bucket.h"
 #include "ws_frames.h"
 
@@ -51,65 +52,6 @@ constexpr size_t k_max_pending = 10000;   // live events kept for one session wh
 constexpr size_t k_max_http_body = 1024;  // bytes of an HTTP request body
 constexpr double k_ping_burst = 20;
 constexpr int64_t k_relay_lag_bound = 10000;  // events; beyond: /healthz 503 "relay: …"
-
-// A thread that runs tasks in order: the key thread (argon2id takes ~50 ms and 64 MiB a check,
-// never on the Asio thread or the database writer).
-class task_thread {
-public:
-    task_thread() : _thread([this] { loop(); }) {}
-    ~task_thread() { stop(); }
-    // Finishes the task in hand, drops the rest (each a key check of ~50 ms whose client is
-    // going away), joins; later posts are dropped. Idempotent.
-    void stop() {
-        {
-            std::lock_guard<std::mutex> lock(_mutex);
-            if (_closing) return;
-            _closing = true;
-        }
-        _cv.notify_all();
-        _thread.join();
-        std::lock_guard<std::mutex> lock(_mutex);
-        _stopped = true;
-        _queue.clear();
-    }
-    size_t queued() {
-        std::lock_guard<std::mutex> lock(_mutex);
-        return _queue.size();
-    }
-    void post(std::function<void()> task) {
-        {
-            std::lock_guard<std::mutex> lock(_mutex);
-            if (_stopped) return;
-            _queue.push_back(std::move(task));
-        }
-        _cv.notify_all();
-    }
-
-private:
-    void loop() {
-        for (;;) {
-            std::function<void()> task;
-            {
-                std::unique_lock<std::mutex> lock(_mutex);
-                _cv.wait(lock, [&] { return _closing || !_queue.empty(); });
-                if (_closing || _queue.empty()) return;  // stopping: queued checks are dropped
-                task = std::move(_queue.front());
-                _queue.pop_front();
-            }
-            try {
-                task();
-            } catch (const std::exception& e) {
-                log::error(k_component, std::string("key check failed: ") + e.what());
-            }
-        }
-    }
-    std::mutex _mutex;
-    std::condition_variable _cv;
-    std::deque<std::function<void()>> _queue;
-    bool _closing = false;
-    bool _stopped = false;
-    std::thread _thread;
-};
 
 struct room_state {
     uint64_t generation = 0;  // which join of the session this state belongs to
