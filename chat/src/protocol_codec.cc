@@ -75,20 +75,22 @@ decoded decode_hello(const rapidjson::Value& d) {
     return {r, {}};
 }
 
-// A room name for join and leave: a chat room or, for join, a feed room.
-const char* room_problem(const std::optional<std::string>& room) {
-    if (!room) return "missing string field 'room'";
-    if (!valid_room_name(*room) || (room->rfind("feed.", 0) == 0 && !is_feed_room(*room))) return k_room_rule;
-    return nullptr;
+// The "room" of a join or a leave, into r.room: a chat room, or a feed room (a leave of a feed
+// room is harmless). Else the error, with `ref`.
+std::optional<decoded> take_room(const rapidjson::Value& d, request& r, const char* ref) {
+    auto room = require_string(d, "room");
+    if (!room) return fail("bad_frame", "missing string field 'room'", ref);
+    if (!valid_room_name(*room) || (room->rfind("feed.", 0) == 0 && !is_feed_room(*room))) {
+        return fail("bad_room", k_room_rule, ref);
+    }
+    r.room = std::move(*room);
+    return std::nullopt;
 }
 
 decoded decode_join(const rapidjson::Value& d, const codec_limits& limits) {
     request r;
     r.type = request::kind::join;
-    auto room = require_string(d, "room");
-    if (!room) return fail("bad_frame", "missing string field 'room'", "join");
-    if (const char* why = room_problem(room)) return fail("bad_room", why, "join");
-    r.room = std::move(*room);
+    if (auto refused = take_room(d, r, "join")) return *refused;
     auto since = d.FindMember("since");
     if (since != d.MemberEnd()) {
         if (!since->value.IsInt64() || since->value.GetInt64() < 0) {
@@ -131,10 +133,7 @@ decoded decode_send(const rapidjson::Value& d, const codec_limits& limits) {
 decoded decode_leave(const rapidjson::Value& d) {
     request r;
     r.type = request::kind::leave;
-    auto room = require_string(d, "room");
-    if (!room) return fail("bad_frame", "missing string field 'room'", "leave");
-    if (const char* why = room_problem(room)) return fail("bad_room", why, "leave");
-    r.room = std::move(*room);
+    if (auto refused = take_room(d, r, "leave")) return *refused;
     return {r, {}};
 }
 

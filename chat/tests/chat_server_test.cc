@@ -38,12 +38,7 @@ struct chat_fixture {
         }, 20s, "chat server accepting connections");
     }
     std::string url() const { return "ws://127.0.0.1:" + std::to_string(port) + "/"; }
-    std::unique_ptr<ws_client> v1(const std::string& name) {
-        auto c = std::make_unique<ws_client>(url(), "stchat.v1");
-        c->send(R"({"type":"hello","name":")" + name + R"("})");
-        c->next_of("welcome");
-        return c;
-    }
+    std::unique_ptr<ws_client> v1(const std::string& name) { return greeted_client(url(), name); }
 };
 
 std::string str(const rapidjson::Document& d, const char* k) {

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -155,5 +156,13 @@ private:
     int _close_code = 0;
     int _pings = 0;
 };
+
+// A stchat.v1 client that said hello as `name` and got its welcome.
+inline std::unique_ptr<ws_client> greeted_client(const std::string& url, const std::string& name) {
+    auto c = std::make_unique<ws_client>(url, "stchat.v1");
+    c->send(R"({"type":"hello","name":")" + name + R"("})");
+    c->next_of("welcome");
+    return c;
+}
 
 }  // namespace stchat::testing
