@@ -359,7 +359,7 @@ BOOST_AUTO_TEST_CASE(a_second_hello_is_refused_and_changes_nothing) {
     auto e = alice->next_of("error");
     BOOST_TEST(str(e, "code") == "bad_frame");
     alice->send(R"({"type":"send","room":"ident","id":"i-1","text":"who am i"})");
-    alice->next_of("ack");
+    // (The ack and the event may come in either order: only the event is looked at.)
     auto ev = alice->next_of("event");
     while (str(ev, "kind") != "message") ev = alice->next_of("event");
     BOOST_TEST(str(ev, "user") == "alice", "the message is still alice's");
@@ -424,7 +424,9 @@ BOOST_AUTO_TEST_CASE(joins_and_leaves_count_in_the_rate_limit) {
     // (+3: the replies still in flight when the clock stops, and the bucket's fraction)
     int64_t admitted = 40 + static_cast<int64_t>(20 * seconds) + 3;
     int64_t rows = db.scalar("SELECT count(*) FROM event_log WHERE stream = 'room.churn' AND data->>'user' = 'churner'");
-    BOOST_TEST(limited >= replies - admitted, limited << " of " << replies << " answered joins and leaves were rate limited");
+    // Every join beyond what the bucket admitted is refused rate_limited (its leave then gets
+    // not_joined): half the frames are joins.
+    BOOST_TEST(limited >= replies / 2 - admitted, limited << " of " << replies << " answered joins and leaves were rate limited");
     BOOST_TEST(rows <= admitted, rows << " join/leave rows written in " << seconds
                                       << " s (at most " << admitted << "; 1,000 pairs pipelined: 2,000 before)");
     still_serves("join/leave churn");
