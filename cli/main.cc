@@ -14,6 +14,7 @@
 #include <map>
 
 #include "args.h"
+#include "common_options.h"
 #include "stchat/bench/chat_bench.h"
 #include "stchat/bench/ingest_bench.h"
 #include "stchat/bench/log_bench.h"
@@ -36,18 +37,6 @@
 namespace stchat::cli {
 namespace {
 
-const char* k_common_help = R"(Connections:
-  --database URI     Postgres, e.g. postgresql://stchat@127.0.0.1:15432/stchat
-                     (default: libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)
-  --log-level LEVEL  debug | info | warn | error (default info)
-)";
-const char* k_nats_help = R"(  --nats URLS        NATS server(s), comma-separated (default: $NATS_URL or nats://127.0.0.1:4222)
-  --stream NAME      JetStream stream capturing the feeds (default STCHAT_FEEDS)
-  --sport-subject S  subject of the sport feed (default sport_event)
-  --execution-subject S  subject of the execution feed (default execution)
-  --replicas N       stream replicas when st-chat creates the stream: 1, or 3 on a cluster
-)";
-
 const char* k_main_help = R"(stchat - st-chat: feeds and chat, catalogued exactly once in Postgres
 
 Usage: stchat <command> [options]      (stchat <command> --help for details)
@@ -62,6 +51,7 @@ Commands:
   rebuild        rebuild event, execution or chat_log from the log, online
   reconcile      append what JetStream holds and the log lost (after a failover)
   replay         write the event log from a position as JSON lines (--follow for live)
+  compact        retire old inbox keys so the inbox stays bounded (--dry-run first)
   bench ingest   measure the catalogue rate against a naive and a ceiling baseline
   bench log      measure replay and rebuild rates
   bench chat     measure chat delivery (frames/s, latency) against a plain broadcast
@@ -73,48 +63,6 @@ Examples:
   psql -c 'select * from event order by timestamp desc limit 5'
 )";
 
-const std::set<std::string> k_base_options = {"database", "log-level"};
-const std::set<std::string> k_nats_options = {"nats", "stream", "sport-subject",
-                                              "execution-subject", "replicas"};
-
-std::set<std::string> merged(std::initializer_list<std::set<std::string>> sets) {
-    std::set<std::string> out;
-    for (const auto& s : sets) out.insert(s.begin(), s.end());
-    return out;
-}
-
-void apply_base(const args& a) {
-    log::level lvl;
-    std::string level_text = a.get_or("log-level", "info");
-    if (!log::parse_level(level_text, lvl)) {
-        throw usage_error("--log-level must be debug, info, warn or error, not '" + level_text + "'");
-    }
-    log::set_level(lvl);
-}
-
-eventstore::store_config store_of(const args& a) { return {a.get_or("database", "")}; }
-
-const char* k_metrics_help = "  --metrics-port N   serve GET /healthz and Prometheus GET /metrics on port N\n"
-                             "                     (default: off)\n";
-
-// The operations endpoint of a long-running subcommand, when --metrics-port asks for one.
-// /healthz answers 503 with the reason while `health` holds a problem (NATS or Postgres away).
-std::unique_ptr<http_endpoint> metrics_endpoint(const args& a, const metrics::registry& reg,
-                                                const metrics::health_state& health) {
-    auto port = a.integer("metrics-port", 0, 0, 65535);
-    if (port == 0) return nullptr;
-    return std::make_unique<http_endpoint>(static_cast<uint16_t>(port), reg, [&health] { return health.problems(); });
-}
-
-ingest::stream_config nats_of(const args& a) {
-    ingest::stream_config c;
-    c.nats_urls = a.get_or("nats", env_or("NATS_URL", c.nats_urls));
-    c.stream = a.get_or("stream", c.stream);
-    c.sport_event_subject = a.get_or("sport-subject", c.sport_event_subject);
-    c.execution_subject = a.get_or("execution-subject", c.execution_subject);
-    c.replicas = static_cast<int>(a.integer("replicas", 1, 1, 5));
-    return c;
-}
 
 int cmd_migrate(int argc, char** argv) {
     args a(argc, argv, 2, {}, k_base_options);
@@ -132,7 +80,8 @@ int cmd_migrate(int argc, char** argv) {
     auto r = eventstore::migrate(store_of(a));
     for (const auto& name : r.applied) log::info("migrate", "applied " + name);
     log::info("migrate", std::to_string(r.applied.size()) + " applied, " +
-                             std::to_string(r.already.size()) + " already there");
+                             std::to_string(r.already.size()) + " already there, " +
+                             std::to_string(r.functions) + " functions applied");
     return 0;
 }
 
@@ -405,12 +354,15 @@ int cmd_rebuild(int argc, char** argv) {
     ops::rebuild_config c;
     c.store = store_of(a);
     std::string what = a.positional()[0];
+    const auto& known = projections::all_projectors();
     if (what == "all") {
-        c.tables = {"event", "execution", "chat_log"};
-    } else if (what == "event" || what == "execution" || what == "chat_log") {
+        c.tables = known;
+    } else if (std::find(known.begin(), known.end(), what) != known.end()) {
         c.tables = {what};
     } else {
-        throw usage_error("unknown projection '" + what + "' (event, execution, chat_log or all)");
+        std::string names;
+        for (const auto& k : known) names += k + ", ";
+        throw usage_error("unknown projection '" + what + "' (" + names + "or all)");
     }
     c.batch = a.integer("batch", c.batch, 1, 100000000);
     c.progress_bar = ::isatty(2);
@@ -659,7 +611,7 @@ int main(int argc, char** argv) {
         {"migrate", cmd_migrate}, {"ingest", cmd_ingest}, {"project", cmd_project},
         {"feed", cmd_feed},       {"bench", cmd_bench},     {"chat", cmd_chat},
         {"replay", cmd_replay},   {"rebuild", cmd_rebuild},     {"status", cmd_status},
-        {"reconcile", cmd_reconcile},
+        {"reconcile", cmd_reconcile}, {"compact", cmd_compact},
     };
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
         !std::strcmp(argv[1], "help")) {

@@ -25,33 +25,6 @@ $$;
 -- The SHA-256 path computed hashes in SQL; keys are now checked by the chat server only.
 DROP FUNCTION IF EXISTS room_access(text, text, text);
 
--- room_key_record: what a join needs to decide: whether the room has events, and its stored key
--- (all NULL for a room that is not private).
-CREATE OR REPLACE FUNCTION room_key_record(room_name text, room_stream text,
-    OUT has_events boolean, OUT hash_kind text, OUT key_phc text, OUT salt bytea, OUT key_hash bytea)
-LANGUAGE sql STABLE AS $$
-    SELECT EXISTS (SELECT 1 FROM event_log l WHERE l.stream = room_stream),
-           p.hash_kind, p.key_phc, p.salt, p.key_hash
-    FROM (SELECT 1) AS one LEFT JOIN private_room p ON p.room = room_name
-$$;
-
--- claim_private_room: makes a room that has no events yet private with this argon2id key, unless
--- another join claimed it first; returns the room's key as it now is (all NULL: the room got
--- events meanwhile and stays open). Two racing first joins with different keys: one claims, the
--- other's key is then checked against the winner's.
-CREATE OR REPLACE FUNCTION claim_private_room(room_name text, room_stream text, phc text,
-    OUT hash_kind text, OUT key_phc text, OUT salt bytea, OUT key_hash bytea)
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO private_room (room, hash_kind, key_phc)
-    SELECT room_name, 'argon2id', phc
-    WHERE NOT EXISTS (SELECT 1 FROM event_log l WHERE l.stream = room_stream)
-    ON CONFLICT DO NOTHING;
-    SELECT p.hash_kind, p.key_phc, p.salt, p.key_hash INTO hash_kind, key_phc, salt, key_hash
-    FROM private_room p WHERE p.room = room_name;
-END
-$$;
-
 -- The read-only role: SELECT on the log and the tables people query, nothing on secrets.
 -- NOLOGIN: an operator gives it (or a role that is granted it) a password, see docs/sql.md.
 -- Roles belong to the whole Postgres server, so a second database's migrate finds it made.
@@ -65,28 +38,8 @@ EXCEPTION
         NULL;  -- made by a migrate of another database at the same moment
     WHEN insufficient_privilege THEN
         RAISE WARNING 'role stchat_reader not created: % may not create roles', current_user
-            USING HINT = 'As a superuser: CREATE ROLE stchat_reader NOLOGIN; then, in this database: SELECT stchat_grant_reader();';
+            USING HINT = 'As a superuser: CREATE ROLE stchat_reader NOLOGIN; then stchat migrate (it grants the role its SELECTs).';
 END
 $$;
 
--- stchat_grant_reader: (re)grants the reader role its SELECTs. `stchat rebuild` calls it after a
--- swap (a rebuilt table is a new table). Secrets stay out: chat_secret entirely, and of
--- private_room only which rooms are private and since when.
-CREATE OR REPLACE FUNCTION stchat_grant_reader() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'stchat_reader') THEN
-        RETURN;
-    END IF;
-    BEGIN
-        EXECUTE format('GRANT CONNECT ON DATABASE %I TO stchat_reader', current_database());
-    EXCEPTION WHEN insufficient_privilege THEN
-        NULL;  -- not the database's owner: CONNECT is PUBLIC's by default
-    END;
-    GRANT USAGE ON SCHEMA public TO stchat_reader;
-    GRANT SELECT ON event_log, inbox, checkpoint, event, execution, chat_log, undecodable,
-                    service_heartbeat, schema_migrations TO stchat_reader;
-    GRANT SELECT (room, hash_kind, created_at) ON private_room TO stchat_reader;
-    REVOKE ALL ON chat_secret FROM stchat_reader;
-END
-$$;
-SELECT stchat_grant_reader();
+-- Its SELECTs are granted by stchat_grant_reader() (functions/), which every migrate calls last.

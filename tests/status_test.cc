@@ -148,7 +148,7 @@ int chat_user(int port, const std::string& name) {
     std::string in;
     char c;
     while (in.find("\r\n\r\n") == std::string::npos && ::recv(fd, &c, 1, 0) == 1) in.push_back(c);
-    for (const std::string text : {R"({"type":"hello","name":")" + name + R"("})", std::string(R"({"type":"join","room":"lobby"})")}) {
+    for (const std::string& text : {R"({"type":"hello","name":")" + name + R"("})", std::string(R"({"type":"join","room":"lobby"})")}) {
         std::string f{static_cast<char>(0x81), static_cast<char>(0x80 | text.size()), 0, 0, 0, 0};
         f += text;  // masked with a zero key
         ::send(fd, f.data(), f.size(), MSG_NOSIGNAL);

@@ -76,7 +76,7 @@ log_bench_result run_log_bench(const log_bench_config& c) {
         double t_incremental = seconds_of([&] { projections::run_projectors(pc); });
         ops::rebuild_config bc;
         bc.store = store;
-        bc.tables = {"event", "execution", "chat_log"};
+        bc.tables = projections::all_projectors();
         double t_rebuild = seconds_of([&] { ops::rebuild(bc); });
         double n = static_cast<double>(c.events);
         replay.push_back(n / t_replay);

@@ -24,6 +24,20 @@ migrate_result migrate(const store_config& config) {
                 " applied_at timestamptz NOT NULL DEFAULT now())");
             tx.commit();
         }
+        {
+            pqxx::work tx(*conn);
+            tx.exec("SET LOCAL check_function_bodies = off");
+            for (const auto& f : builtin_functions()) {
+                try {
+                    tx.exec(f.sql);
+                } catch (const pqxx::sql_error& e) {
+                    throw store_error(failure::permanent, "function " + f.name + " (migrations/functions/" +
+                                                              f.name + ".sql) failed: " + e.what());
+                }
+            }
+            tx.commit();
+            result.functions = builtin_functions().size();
+        }
         std::set<std::string> done;
         {
             pqxx::read_transaction tx(*conn);
@@ -46,6 +60,11 @@ migrate_result migrate(const store_config& config) {
             tx.exec_params("INSERT INTO schema_migrations (name) VALUES ($1)", m.name);
             tx.commit();
             result.applied.push_back(m.name);
+        }
+        {
+            pqxx::work tx(*conn);
+            tx.exec("SELECT stchat_grant_reader()");
+            tx.commit();
         }
         pqxx::nontransaction unlock(*conn);
         unlock.exec("SELECT pg_advisory_unlock(7310)");

@@ -31,9 +31,9 @@ store_config with_database(const store_config& base, const std::string& database
             path = query == std::string::npos ? s.size() : query;
         }
         std::string rest = query == std::string::npos ? "" : s.substr(query);
-        return {s.substr(0, path) + "/" + database_name + rest};
+        return {s.substr(0, path) + "/" + database_name + rest, base.statement_timeout_ms};
     }
-    return {s + (s.empty() ? "" : " ") + "dbname=" + quote_conninfo(database_name)};
+    return {s + (s.empty() ? "" : " ") + "dbname=" + quote_conninfo(database_name), base.statement_timeout_ms};
 }
 std::string libpq_conninfo(const store_config& config) {
     char* error = nullptr;
@@ -50,13 +50,18 @@ std::string libpq_conninfo(const store_config& config) {
         if (!o->val && o->envvar && std::getenv(o->envvar) && *std::getenv(o->envvar)) given.insert(o->keyword);
         if (!o->val) continue;
         given.insert(o->keyword);
-        out += std::string(out.empty() ? "" : " ") + o->keyword + "=" + quote_conninfo(o->val);
+        std::string value = o->val;
+        if (std::string(o->keyword) == "options" && config.statement_timeout_ms) {
+            value += " -c statement_timeout=" + std::to_string(*config.statement_timeout_ms);
+        }
+        out += std::string(out.empty() ? "" : " ") + o->keyword + "=" + quote_conninfo(value);
     }
     PQconninfoFree(parsed);
-    static const std::pair<const char*, const char*> k_deadlines[] = {
+    std::string statement_timeout = "-c statement_timeout=" + std::to_string(config.statement_timeout_ms.value_or(60000));
+    const std::pair<const char*, const char*> k_deadlines[] = {
         {"connect_timeout", "5"},       {"keepalives", "1"},         {"keepalives_idle", "5"},
         {"keepalives_interval", "2"},   {"keepalives_count", "3"},   {"tcp_user_timeout", "10000"},
-        {"options", "-c statement_timeout=60000"},
+        {"options", statement_timeout.c_str()},
     };
     for (const auto& [key, value] : k_deadlines) {
         if (!given.count(key)) out += std::string(out.empty() ? "" : " ") + key + "=" + quote_conninfo(value);

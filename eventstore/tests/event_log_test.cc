@@ -95,6 +95,25 @@ BOOST_AUTO_TEST_CASE(a_message_twice_in_one_batch_is_appended_once) {
     BOOST_TEST(db.scalar("SELECT count(*) FROM event_log") == 2);
 }
 
+BOOST_AUTO_TEST_CASE(a_known_key_among_new_ones_leaves_no_gap_in_positions_or_stream_seqs) {
+    // The fast path (all keys new) fails on the known key and rolls back; the general path then
+    // appends the new ones right after the head.
+    scratch_database db("append_mixed");
+    auto log = make_event_log(db.store());
+    log->append_batch({make("s", "1", "a"), make("s", "2", "a")});
+    auto r = log->append_batch({make("s", "3", "a"), make("s", "1", "a"), make("s", "4", "b"), make("s", "5", "a")});
+    BOOST_TEST_REQUIRE(r.size() == 4u);
+    BOOST_TEST((!r[0].duplicate && r[0].position == 3 && r[0].stream_seq == 3));
+    BOOST_TEST((r[1].duplicate && r[1].position == 1 && r[1].stream_seq == 1), "the original's place");
+    BOOST_TEST((!r[2].duplicate && r[2].position == 4 && r[2].stream_seq == 1));
+    BOOST_TEST((!r[3].duplicate && r[3].position == 5 && r[3].stream_seq == 4));
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log") == 5);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM inbox") == 5);
+    // And the next all-new batch takes the fast path from there.
+    auto next = log->append_batch({make("s", "6", "a")});
+    BOOST_TEST((next[0].position == 6 && next[0].stream_seq == 5));
+}
+
 BOOST_AUTO_TEST_CASE(the_database_refuses_update_delete_and_truncate_of_the_log) {
     scratch_database db("append_only");
     auto log = make_event_log(db.store());

@@ -55,6 +55,36 @@ BOOST_AUTO_TEST_CASE(every_migration_file_can_be_run_again_as_it_is) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(each_function_file_defines_the_one_function_it_is_named_after) {
+    for (const auto& f : builtin_functions()) {
+        size_t defs = 0, pos = 0;
+        while ((pos = f.sql.find("CREATE OR REPLACE FUNCTION ", pos)) != std::string::npos) {
+            ++defs;
+            pos += 27;
+            BOOST_TEST(f.sql.compare(pos, f.name.size() + 1, f.name + "(") == 0,
+                       "functions/" << f.name << ".sql defines " << f.sql.substr(pos, 40));
+        }
+        BOOST_TEST(defs == 1u, "functions/" << f.name << ".sql has " << defs << " definitions");
+    }
+    for (const auto& m : builtin_migrations()) {
+        BOOST_TEST(m.sql.find("CREATE OR REPLACE FUNCTION") == std::string::npos,
+                   m.name << " defines a function: it belongs in migrations/functions/");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(every_migrate_applies_the_functions_again) {
+    scratch_database db("functions_again");
+    auto s = make_sql_session(db.store());
+    s->exec("DROP FUNCTION projection_names()");
+    s->exec("CREATE OR REPLACE FUNCTION inbox_key_retired(floor bigint, message_id text) RETURNS boolean"
+            " LANGUAGE sql AS $$ SELECT false $$");
+    auto r = migrate(db.store());
+    BOOST_TEST(r.applied.empty());
+    BOOST_TEST(r.functions == builtin_functions().size());
+    BOOST_TEST(db.scalar("SELECT count(*) FROM projection_names()") == 3, "a dropped function is back");
+    BOOST_TEST(db.scalar("SELECT inbox_key_retired(10, '5')::int") == 1, "an edited function is the file's again");
+}
+
 BOOST_AUTO_TEST_CASE(the_reader_role_reads_the_log_and_tables_but_no_secret) {
     scratch_database db("reader");
     auto s = make_sql_session(db.store());

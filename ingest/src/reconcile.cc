@@ -30,8 +30,11 @@ std::vector<uint64_t> absent(eventstore::sql_session& sql, const std::string& so
     std::vector<uint64_t> out;
     for (uint64_t lo = from; lo <= to && lo != 0; lo += k_range) {
         uint64_t hi = std::min(to, lo + k_range - 1);
+        // A key retired under the source's floor (stchat compact) was appended: not absent.
         for (const auto& row : sql.exec("SELECT s FROM generate_series($2::bigint, $3::bigint) s WHERE NOT EXISTS"
                                         " (SELECT 1 FROM inbox i WHERE i.source = $1 AND i.message_id = s::text)"
+                                        " AND NOT inbox_key_retired(coalesce((SELECT f.floor FROM inbox_floor f"
+                                        " WHERE f.source = $1), 0), s::text)"
                                         " ORDER BY s",
                                         {source, std::to_string(lo), std::to_string(hi)})) {
             out.push_back(std::stoull(*row.at(0)));

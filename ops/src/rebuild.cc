@@ -1,7 +1,5 @@
 #include "stchat/ops/rebuild.h"
 
-#include <pqxx/pqxx>
-
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -9,7 +7,7 @@
 
 #include "stchat/common/log.h"
 #include "stchat/common/shutdown.h"
-#include "pq_errors.h"
+#include "stchat/eventstore/sql_session.h"
 
 namespace stchat::ops {
 namespace {
@@ -69,45 +67,31 @@ struct step_result {
 }  // namespace
 
 rebuild_result rebuild(const rebuild_config& config) {
+    auto store = config.store;
+    store.statement_timeout_ms = 0;  // an index on a big table takes long
+    auto sql = eventstore::make_sql_session(store);
+    // The projections are the database's apply_<name> functions; "unknown" names them.
     for (const auto& t : config.tables) {
-        if (t != "event" && t != "execution" && t != "chat_log") {
-            throw std::invalid_argument("unknown projection '" + t + "' (event, execution, chat_log or all)");
-        }
+        sql->exec("SELECT projection_check($1)", {t});
     }
-    auto conn = guarded([&] {
-        auto c = std::make_unique<pqxx::connection>(eventstore::libpq_conninfo(config.store));
-        pqxx::nontransaction(*c).exec("SET statement_timeout = 0");  // an index on a big table takes long
-        return c;
-    });
     rebuild_result result;
     auto started = steady::now();
     for (const auto& table : config.tables) {
         auto abandon = [&] {
             try {
-                pqxx::work tx(*conn);
-                tx.exec_params("SELECT rebuild_abandon($1)", table);
-                tx.commit();
+                sql->exec("SELECT rebuild_abandon($1)", {table});
             } catch (const std::exception& e) {
                 log::warn(k_component, "could not drop " + table + "_rebuild: " + e.what());
             }
         };
         try {
-            guarded([&] {
-                pqxx::work tx(*conn);
-                tx.exec_params("SELECT rebuild_begin($1)", table);
-                tx.commit();
-                return 0;
-            });
+            sql->exec("SELECT rebuild_begin($1)", {table});
             log::info(k_component, table + ": building " + table + "_rebuild from the log");
             progress bar(table, config.progress_bar);
             auto step = [&] {
-                return guarded([&] {
-                    pqxx::work tx(*conn);
-                    auto r = tx.exec_params("SELECT to_position, head_position FROM rebuild_step($1, $2)", table,
-                                            config.batch);
-                    tx.commit();
-                    return step_result{r[0][0].as<int64_t>(), r[0][1].as<int64_t>()};
-                });
+                auto r = sql->exec("SELECT to_position, head_position FROM rebuild_step($1, $2)",
+                                   {table, std::to_string(config.batch)});
+                return step_result{std::stoll(*r.at(0).at(0)), std::stoll(*r.at(0).at(1))};
             };
             // Fill up to the head, index, then catch up with what came meanwhile.
             for (int phase = 0; phase < 2; ++phase) {
@@ -127,25 +111,12 @@ rebuild_result rebuild(const rebuild_config& config) {
                         break;
                     }
                 }
-                if (phase == 0) {
-                    guarded([&] {
-                        pqxx::work tx(*conn);
-                        tx.exec_params("SELECT rebuild_index($1)", table);
-                        tx.commit();
-                        return 0;
-                    });
-                }
+                if (phase == 0) sql->exec("SELECT rebuild_index($1)", {table});
             }
-            auto swapped = guarded([&] {
-                pqxx::work tx(*conn);
-                auto r = tx.exec_params("SELECT checkpoint_position, rows_in_table FROM rebuild_swap($1)", table);
-                tx.exec("SELECT stchat_grant_reader()");  // the new table gets the reader's SELECT
-                tx.commit();
-                return std::make_pair(r[0][0].as<int64_t>(), r[0][1].as<int64_t>());
-            });
+            auto r = sql->exec("SELECT checkpoint_position, rows_in_table FROM rebuild_swap($1)", {table});
             bar.end();
-            log::info(k_component, table + ": swapped in, " + thousands(swapped.second) + " rows, checkpoint " +
-                                       std::to_string(swapped.first));
+            log::info(k_component, table + ": swapped in, " + thousands(std::stoll(*r.at(0).at(1))) +
+                                       " rows, checkpoint " + *r.at(0).at(0));
         } catch (...) {
             abandon();
             throw;

@@ -1,7 +1,5 @@
 #include "stchat/ops/replay.h"
 
-#include <pqxx/pqxx>
-
 #include <cerrno>
 #include <climits>
 #include <ctime>
@@ -13,12 +11,14 @@
 #include <vector>
 
 #include "stchat/common/shutdown.h"
-#include "pq_errors.h"
 #include "stchat/eventstore/event_log.h"
+#include "stchat/eventstore/sql_session.h"
 #include "time_text.h"
 
 namespace stchat::ops {
 namespace {
+
+using page_rows = std::vector<eventstore::row>;
 
 void json_string(std::string& out, const char* p, size_t n) {
     static const char* hex = "0123456789abcdef";
@@ -40,34 +40,34 @@ void json_string(std::string& out, const char* p, size_t n) {
 }
 
 
-void format(const pqxx::result& page, replay_format fmt, time_text& times, std::string& buf) {
+void format(const page_rows& page, replay_format fmt, time_text& times, std::string& buf) {
     for (const auto& row : page) {
         if (fmt == replay_format::jsonl) {
             buf += "{\"position\":";
-            buf += row[0].c_str();
+            buf += row[0]->c_str();
             buf += ",\"stream\":";
-            json_string(buf, row[1].c_str(), row[1].size());
+            json_string(buf, row[1]->c_str(), row[1]->size());
             buf += ",\"stream_seq\":";
-            buf += row[2].c_str();
+            buf += row[2]->c_str();
             buf += ",\"type\":";
-            json_string(buf, row[3].c_str(), row[3].size());
+            json_string(buf, row[3]->c_str(), row[3]->size());
             buf += ",\"recorded_at\":\"";
-            buf += times.iso(row[4].as<int64_t>());
+            buf += times.iso(std::stoll(*row[4]));
             buf += "\",\"source_time\":";
-            if (row[5].is_null()) {
+            if (!row[5]) {
                 buf += "null";
             } else {
                 buf += '"';
-                buf += times.iso(row[5].as<int64_t>());
+                buf += times.iso(std::stoll(*row[5]));
                 buf += '"';
             }
             buf += ",\"data\":";
-            buf.append(row[6].c_str(), row[6].size());
+            buf.append(row[6]->c_str(), row[6]->size());
             buf += ",\"metadata\":";
-            buf.append(row[7].c_str(), row[7].size());
-            if (!row[8].is_null()) {
+            buf.append(row[7]->c_str(), row[7]->size());
+            if (!!row[8]) {
                 buf += ",\"payload_hex\":\"";
-                buf.append(row[8].c_str(), row[8].size());
+                buf.append(row[8]->c_str(), row[8]->size());
                 buf += '"';
             }
             buf += "}\n";
@@ -75,20 +75,20 @@ void format(const pqxx::result& page, replay_format fmt, time_text& times, std::
             // pretty: one readable line per event
             //   #42  2026-11-28T05:50:00.123456Z  feed.sport_event#21  sport_event  {"sport": ...}
             buf += '#';
-            buf += row[0].c_str();
+            buf += row[0]->c_str();
             buf += "  ";
-            buf += times.iso(row[4].as<int64_t>());
+            buf += times.iso(std::stoll(*row[4]));
             buf += "  ";
-            buf.append(row[1].c_str(), row[1].size());
+            buf.append(row[1]->c_str(), row[1]->size());
             buf += '#';
-            buf += row[2].c_str();
+            buf += row[2]->c_str();
             buf += "  ";
-            buf.append(row[3].c_str(), row[3].size());
+            buf.append(row[3]->c_str(), row[3]->size());
             buf += "  ";
-            buf.append(row[6].c_str(), row[6].size());
-            if (!row[8].is_null()) {
+            buf.append(row[6]->c_str(), row[6]->size());
+            if (!!row[8]) {
                 buf += "  payload=";
-                buf.append(row[8].c_str(), row[8].size());
+                buf.append(row[8]->c_str(), row[8]->size());
             }
             buf += '\n';
         }
@@ -116,7 +116,7 @@ public:
     }
     int64_t count() const { return _count; }
 
-    pqxx::result take(int64_t k) {
+    page_rows take(int64_t k) {
         std::unique_lock<std::mutex> lock(_mutex);
         _cv.wait(lock, [&] { return _ready.count(k) > 0; });
         auto slot = std::move(_ready[k]);
@@ -129,12 +129,12 @@ public:
 
 private:
     struct slot {
-        pqxx::result rows;
+        page_rows rows;
         std::exception_ptr error;
     };
 
     void work(int t) {
-        std::unique_ptr<pqxx::connection> conn;
+        std::unique_ptr<eventstore::sql_session> sql;
         for (int64_t k = t; k < _count; k += _threads) {
             {
                 std::unique_lock<std::mutex> lock(_mutex);
@@ -143,13 +143,11 @@ private:
             }
             slot s;
             try {
-                s.rows = guarded([&] {
-                    if (!conn) conn = std::make_unique<pqxx::connection>(eventstore::libpq_conninfo(_config.store));
-                    pqxx::read_transaction tx(*conn);
-                    int64_t a = _lo + k * _config.page, b = std::min(_hi, a + _config.page - 1);
-                    return _filter ? tx.exec_params(_sql, a, b, _config.page, *_filter)
-                                   : tx.exec_params(_sql, a, b, _config.page);
-                });
+                if (!sql) sql = eventstore::make_sql_session(_config.store);
+                int64_t a = _lo + k * _config.page, b = std::min(_hi, a + _config.page - 1);
+                std::vector<std::string> params{std::to_string(a), std::to_string(b), std::to_string(_config.page)};
+                if (_filter) params.push_back(*_filter);
+                s.rows = sql->exec(_sql, params);
             } catch (...) {
                 s.error = std::current_exception();
             }
@@ -177,7 +175,7 @@ private:
 }  // namespace
 
 replay_result replay(const replay_config& config, std::FILE* out) {
-    auto conn = guarded([&] { return std::make_unique<pqxx::connection>(eventstore::libpq_conninfo(config.store)); });
+    auto sql_session = eventstore::make_sql_session(config.store);
     replay_result result;
     std::string filter_sql;
     std::string filter_value;
@@ -188,24 +186,17 @@ replay_result replay(const replay_config& config, std::FILE* out) {
         filter_sql = " AND type = $4";
         filter_value = *config.type;
     }
-    guarded([&] {
-        pqxx::read_transaction tx(*conn);
-        if (config.stream && tx.exec_params("SELECT 1 FROM event_log WHERE stream = $1 LIMIT 1", *config.stream).empty()) {
-            auto known = tx.exec("SELECT string_agg(DISTINCT stream, ', ') FROM event_log");
-            throw replay_argument_error("no stream '" + *config.stream + "' in the log (streams: " +
-                                        (known[0][0].is_null() ? "none" : known[0][0].as<std::string>()) + ")");
-        }
-        if (config.type && tx.exec_params("SELECT 1 FROM event_log WHERE type = $1 LIMIT 1", *config.type).empty()) {
-            auto known = tx.exec("SELECT string_agg(DISTINCT type, ', ') FROM event_log");
-            throw replay_argument_error("no event of type '" + *config.type + "' in the log (types: " +
-                                        (known[0][0].is_null() ? "none" : known[0][0].as<std::string>()) + ")");
-        }
-        return 0;
-    });
-    int64_t head = guarded([&] {
-        pqxx::read_transaction tx(*conn);
-        return tx.exec("SELECT coalesce(max(position), 0) FROM event_log")[0][0].as<int64_t>();
-    });
+    if (config.stream && sql_session->exec("SELECT 1 FROM event_log WHERE stream = $1 LIMIT 1", {*config.stream}).empty()) {
+        auto known = sql_session->exec("SELECT string_agg(DISTINCT stream, ', ') FROM event_log");
+        throw replay_argument_error("no stream '" + *config.stream + "' in the log (streams: " +
+                                    known.at(0).at(0).value_or("none") + ")");
+    }
+    if (config.type && sql_session->exec("SELECT 1 FROM event_log WHERE type = $1 LIMIT 1", {*config.type}).empty()) {
+        auto known = sql_session->exec("SELECT string_agg(DISTINCT type, ', ') FROM event_log");
+        throw replay_argument_error("no event of type '" + *config.type + "' in the log (types: " +
+                                    known.at(0).at(0).value_or("none") + ")");
+    }
+    int64_t head = std::stoll(*sql_session->exec("SELECT coalesce(max(position), 0) FROM event_log").at(0).at(0));
     // Without --follow the replay ends at the head as it is now (or --to): a busy log still ends.
     int64_t upper = config.to.value_or(config.follow ? LLONG_MAX : head);
     std::string sql =
@@ -220,12 +211,12 @@ replay_result replay(const replay_config& config, std::FILE* out) {
     time_text times;
     int64_t next = config.from;
     std::string buf;
-    auto emit = [&](const pqxx::result& page) {
+    auto emit = [&](const page_rows& page) {
         if (page.empty()) return true;
         buf.clear();
         format(page, config.format, times, buf);
         result.events += static_cast<int64_t>(page.size());
-        result.last_position = page.back()[0].as<int64_t>();
+        result.last_position = std::stoll(*page.back()[0]);
         if (std::fwrite(buf.data(), 1, buf.size(), out) != buf.size() || std::fflush(out) != 0) {
             result.output_closed = true;  // EPIPE: the reader is gone
             return false;
@@ -246,11 +237,9 @@ replay_result replay(const replay_config& config, std::FILE* out) {
     }
     // Then (with --follow) what commits from now on, by keyset pages.
     while (next <= upper && !stop_requested()) {
-        pqxx::result page = guarded([&] {
-            pqxx::read_transaction tx(*conn);
-            return filter_sql.empty() ? tx.exec_params(sql, next, upper, config.page)
-                                      : tx.exec_params(sql, next, upper, config.page, filter_value);
-        });
+        std::vector<std::string> params{std::to_string(next), std::to_string(upper), std::to_string(config.page)};
+        if (!filter_sql.empty()) params.push_back(filter_value);
+        page_rows page = sql_session->exec(sql, params);
         if (!emit(page)) return result;
         if (!page.empty()) next = result.last_position + 1;
         if (static_cast<int>(page.size()) < config.page) {

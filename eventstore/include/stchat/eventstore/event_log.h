@@ -6,7 +6,9 @@
 //   stream_seq  1, 2, 3 ... within the stream
 //
 // Appends are idempotent by an inbox key (source, message_id): appending the same key again
-// stores nothing and reports the original position with duplicate = true.
+// stores nothing and reports the original position with duplicate = true. Keys retired by
+// `stchat compact` (migrations/007_inbox_floor.sql) are still recognised as duplicates, but
+// report position 0 and stream_seq 0: where the original is, the inbox no longer says.
 //
 // Example: the log is empty.
 //   append_batch({a: key (s,1), b: key (s,2)})  -> {pos 1 seq 1 new, pos 2 seq 2 new}

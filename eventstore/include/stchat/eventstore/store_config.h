@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -9,6 +10,9 @@ namespace stchat::eventstore {
 // "postgresql://stchat@127.0.0.1:15432/stchat" or a libpq key=value string.
 struct store_config {
     std::string database;
+    // Overrides the 60 s statement deadline below (0: none), for work that is long by nature:
+    // migrate, rebuild, compact. Applied at every (re)connect.
+    std::optional<int> statement_timeout_ms = std::nullopt;
 };
 
 // The same server and credentials, another database (for scratch and test databases).
@@ -20,7 +24,8 @@ store_config with_database(const store_config& base, const std::string& database
 //   keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=3
 //                                     a silent peer (host gone, packets dropped) is noticed in ~11 s
 //   tcp_user_timeout=10000            data unacknowledged for 10 s: the connection is dead
-//   options=-c statement_timeout=60s  no statement runs longer (migrate and rebuild lift it)
+//   options=-c statement_timeout=60s  no statement runs longer (statement_timeout_ms overrides;
+//                                     given with the user's own options, it is added to them)
 // Example: "postgresql://stchat@db1,db2/stchat?target_session_attrs=read-write"
 //   -> "host='db1,db2' user='stchat' dbname='stchat' target_session_attrs='read-write'
 //       connect_timeout='5' keepalives='1' … options='-c statement_timeout=60000'"

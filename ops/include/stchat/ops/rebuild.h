@@ -1,6 +1,6 @@
 #pragma once
 // `stchat rebuild`: a read table rebuilt from the log while st-chat keeps running (see
-// migrations/004_rebuild.sql): a shadow table filled from position 0 in steps, given its keys and
+// migrations/functions/rebuild_begin.sql): a shadow table filled from position 0 in steps, given its keys and
 // indexes, caught up with the live tail, then swapped in by one transaction.
 #include <cstdint>
 #include <string>
@@ -25,7 +25,7 @@ struct rebuild_result {
     double seconds = 0;
 };
 
-// Throws std::invalid_argument for an unknown table, store_error when Postgres fails (the live
+// Throws store_error for an unknown table (before touching anything) and when Postgres fails (the live
 // tables are untouched either way; the shadow of the failed rebuild is dropped when possible).
 rebuild_result rebuild(const rebuild_config& config);
 

@@ -1,0 +1,60 @@
+#include "common_options.h"
+
+#include "stchat/common/log.h"
+
+namespace stchat::cli {
+
+const char* const k_common_help = R"(Connections:
+  --database URI     Postgres, e.g. postgresql://stchat@127.0.0.1:15432/stchat
+                     (default: libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)
+  --log-level LEVEL  debug | info | warn | error (default info)
+)";
+const char* const k_nats_help = R"(  --nats URLS        NATS server(s), comma-separated (default: $NATS_URL or nats://127.0.0.1:4222)
+  --stream NAME      JetStream stream capturing the feeds (default STCHAT_FEEDS)
+  --sport-subject S  subject of the sport feed (default sport_event)
+  --execution-subject S  subject of the execution feed (default execution)
+  --replicas N       stream replicas when st-chat creates the stream: 1, or 3 on a cluster
+)";
+
+const std::set<std::string> k_base_options = {"database", "log-level"};
+const std::set<std::string> k_nats_options = {"nats", "stream", "sport-subject",
+                                              "execution-subject", "replicas"};
+
+std::set<std::string> merged(std::initializer_list<std::set<std::string>> sets) {
+    std::set<std::string> out;
+    for (const auto& s : sets) out.insert(s.begin(), s.end());
+    return out;
+}
+
+void apply_base(const args& a) {
+    log::level lvl;
+    std::string level_text = a.get_or("log-level", "info");
+    if (!log::parse_level(level_text, lvl)) {
+        throw usage_error("--log-level must be debug, info, warn or error, not '" + level_text + "'");
+    }
+    log::set_level(lvl);
+}
+
+eventstore::store_config store_of(const args& a) { return {a.get_or("database", "")}; }
+
+const char* const k_metrics_help = "  --metrics-port N   serve GET /healthz and Prometheus GET /metrics on port N\n"
+                             "                     (default: off)\n";
+
+std::unique_ptr<http_endpoint> metrics_endpoint(const args& a, const metrics::registry& reg,
+                                                const metrics::health_state& health) {
+    auto port = a.integer("metrics-port", 0, 0, 65535);
+    if (port == 0) return nullptr;
+    return std::make_unique<http_endpoint>(static_cast<uint16_t>(port), reg, [&health] { return health.problems(); });
+}
+
+ingest::stream_config nats_of(const args& a) {
+    ingest::stream_config c;
+    c.nats_urls = a.get_or("nats", env_or("NATS_URL", c.nats_urls));
+    c.stream = a.get_or("stream", c.stream);
+    c.sport_event_subject = a.get_or("sport-subject", c.sport_event_subject);
+    c.execution_subject = a.get_or("execution-subject", c.execution_subject);
+    c.replicas = static_cast<int>(a.integer("replicas", 1, 1, 5));
+    return c;
+}
+
+}  // namespace stchat::cli
