@@ -33,5 +33,6 @@ std::unique_ptr<http_endpoint> metrics_endpoint(const args& a, const metrics::re
 
 // The subcommands that live in files of their own: (argc, argv) as main received them.
 int cmd_compact(int argc, char** argv);
+int cmd_outbox(int argc, char** argv);
 
 }  // namespace stchat::cli

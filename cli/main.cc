@@ -52,6 +52,7 @@ Commands:
   reconcile      append what JetStream holds and the log lost (after a failover)
   replay         write the event log from a position as JSON lines (--follow for live)
   compact        retire old inbox keys so the inbox stays bounded (--dry-run first)
+  outbox         publish the log to JetStream (stchat.<stream>), each event once, in order
   bench ingest   measure the catalogue rate against a naive and a ceiling baseline
   bench log      measure replay and rebuild rates
   bench chat     measure chat delivery (frames/s, latency) against a plain broadcast
@@ -470,7 +471,7 @@ int cmd_status(int argc, char** argv) {
 }
 
 int cmd_bench_ingest(int argc, char** argv) {
-    args a(argc, argv, 3, {}, merged({k_base_options, {"nats", "messages", "naive", "runs"}}));
+    args a(argc, argv, 3, {}, merged({k_base_options, {"nats", "messages", "naive", "runs", "batch", "preload"}}));
     if (a.help() || !a.positional().empty()) {
         std::cout << "Usage: stchat bench ingest [options]\n\n"
                      "Loads N messages into a bench stream (STCHAT_BENCH), then measures on the\n"
@@ -485,7 +486,13 @@ int cmd_bench_ingest(int argc, char** argv) {
                      "  --messages N       messages to load (default 500000)\n"
                      "  --naive N          messages for the naive baseline (default 20000)\n"
                      "  --runs N           repetitions of each measurement; medians reported (default 3)\n"
-                     "\nExamples:\n  stchat bench ingest\n  stchat bench ingest --messages 100000 --runs 5\n";
+                     "  --batch N          messages per fetch and append transaction (default 2000)\n"
+                     "  --preload N        then once more on a log already holding N events (filled in\n"
+                     "                     SQL, ~1 min per 4M), with replay and room reads at its head\n"
+                     "                     and the disk bytes per event; the last line gains\n"
+                     "                     \"; at N events: R2 msgs/s (R2/R ratio), B bytes/event\"\n"
+                     "\nExamples:\n  stchat bench ingest\n  stchat bench ingest --messages 100000 --runs 5\n"
+                     "  stchat bench ingest --runs 1 --preload 20000000\n";
         return a.help() ? 0 : 2;
     }
     apply_base(a);
@@ -495,6 +502,8 @@ int cmd_bench_ingest(int argc, char** argv) {
     c.messages = a.integer("messages", c.messages, 1000, 100000000);
     c.naive_messages = a.integer("naive", c.naive_messages, 100, 10000000);
     c.runs = static_cast<int>(a.integer("runs", c.runs, 1, 100));
+    c.batch = static_cast<int>(a.integer("batch", c.batch, 1, 100000));
+    c.preload = a.integer("preload", 0, 0, 2000000000);
     install_shutdown_handlers();
     bench::run_ingest_bench(c);
     return 0;
@@ -541,7 +550,7 @@ int cmd_bench_chat(int argc, char** argv) {
 }
 
 int cmd_bench_log(int argc, char** argv) {
-    args a(argc, argv, 3, {}, merged({k_base_options, {"events", "runs"}}));
+    args a(argc, argv, 3, {}, merged({k_base_options, {"events", "runs", "nats"}}));
     if (a.help() || !a.positional().empty()) {
         std::cout << "Usage: stchat bench log [options]\n\n"
                      "Loads N events into a scratch database <yours>_bench_log (created and dropped),\n"
@@ -549,12 +558,15 @@ int cmd_bench_log(int argc, char** argv) {
                      "  1. replay: stchat replay of the whole log to /dev/null; baseline: a raw read of\n"
                      "     the same rows and JSON columns in one query (nothing formatted);\n"
                      "  2. rebuild: stchat rebuild all; baseline: the incremental projector catching up\n"
-                     "     all three tables from position 0.\n"
+                     "     all three tables from position 0;\n"
+                     "  3. outbox: stchat outbox publishing the whole log to a JetStream stream\n"
+                     "     STCHAT_BENCH_OUTBOX (made and deleted), every publish acknowledged.\n"
                      "Last line: replay: R events/s (raw read: B events/s); rebuild: X events/s\n"
-                     "           (incremental projector: Y events/s)   (rebuild and projector count\n"
-                     "           log events x 3 tables)\n\n"
+                     "           (incremental projector: Y events/s); outbox: O events/s\n"
+                     "           (rebuild and projector count log events x 3 tables)\n\n"
                   << k_common_help
-                  << "  --events N         events in the log (default 1000000)\n"
+                  << "  --nats URLS        NATS for the outbox (default: $NATS_URL or nats://127.0.0.1:4222)\n"
+                     "  --events N         events in the log (default 1000000)\n"
                      "  --runs N           runs; medians reported (default 3)\n"
                      "\nExamples:\n  stchat bench log\n  stchat bench log --events 200000 --runs 5\n";
         return a.help() ? 0 : 2;
@@ -564,6 +576,7 @@ int cmd_bench_log(int argc, char** argv) {
     c.store = store_of(a);
     c.events = a.integer("events", c.events, 1000, 1000000000);
     c.runs = static_cast<int>(a.integer("runs", c.runs, 1, 100));
+    c.nats_urls = a.get_or("nats", env_or("NATS_URL", c.nats_urls));
     install_shutdown_handlers();
     bench::run_log_bench(c);
     return 0;
@@ -612,6 +625,7 @@ int main(int argc, char** argv) {
         {"feed", cmd_feed},       {"bench", cmd_bench},     {"chat", cmd_chat},
         {"replay", cmd_replay},   {"rebuild", cmd_rebuild},     {"status", cmd_status},
         {"reconcile", cmd_reconcile}, {"compact", cmd_compact},
+        {"outbox", cmd_outbox},
     };
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
         !std::strcmp(argv[1], "help")) {

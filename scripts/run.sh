@@ -67,6 +67,10 @@ ingest_metrics=${STCHAT_INGEST_METRICS_PORT:-8891}
 project_metrics=${STCHAT_PROJECT_METRICS_PORT:-8892}
 start ingest "$stchat" ingest --database "$database" --nats "$nats" --metrics-port "$ingest_metrics"
 start project "$stchat" project --database "$database" --metrics-port "$project_metrics"
+# The log published to JetStream (subjects stchat.<stream>) for other services; STCHAT_OUTBOX=0: off.
+if [ "${STCHAT_OUTBOX:-1}" != 0 ]; then
+    start outbox "$stchat" outbox --database "$database" --nats "$nats" --metrics-port "${STCHAT_OUTBOX_METRICS_PORT:-8893}"
+fi
 start chat "$stchat" chat --database "$database" --port "${STCHAT_CHAT_PORT:-8888}" --web "$STCHAT_ROOT/web" \
     ${STCHAT_CHAT_HOSTS:+--allow-host "$STCHAT_CHAT_HOSTS"}
 if [ "${SPORT_RATE:-5}" != 0 ]; then
@@ -87,7 +91,7 @@ cat >&2 <<MSG
     psql $database -c 'select * from chat_log order by position desc limit 10'
     $stchat status --database $database --nats $nats
     $stchat replay --database $database --from 1 --format pretty | head
-    curl -s localhost:$ingest_metrics/metrics   (projector: $project_metrics, chat: ${STCHAT_CHAT_PORT:-8888})
+    curl -s localhost:$ingest_metrics/metrics   (projector: $project_metrics, outbox: ${STCHAT_OUTBOX_METRICS_PORT:-8893}, chat: ${STCHAT_CHAT_PORT:-8888})
   Ctrl-C stops everything.
 
 MSG

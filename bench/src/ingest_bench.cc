@@ -17,6 +17,7 @@
 #include "stchat/projections/projector.h"
 
 #include "median.h"
+#include "preload.h"
 
 namespace stchat::bench {
 namespace {
@@ -52,12 +53,21 @@ std::vector<bench_message> regenerate(int64_t count, int64_t total) {
     return out;
 }
 
+// Rows already in event + execution before the run (a preloaded log has millions).
+int64_t projected_rows(const eventstore::store_config& store) {
+    auto rows = eventstore::make_sql_session(store)->exec(
+        "SELECT (SELECT count(*) FROM event) + (SELECT count(*) FROM execution)");
+    return std::stoll(*rows.at(0).at(0));
+}
+
 double measure_ingest(const ingest_bench_config& config, const eventstore::store_config& store,
-                      const ingest::stream_config& stream, int run, int64_t expected) {
+                      const ingest::stream_config& stream, const std::string& consumer, int64_t expected) {
+    int64_t before = projected_rows(store);
     ingest::ingest_config ic;
     ic.nats = stream;
     ic.store = store;
-    ic.consumer = "bench-run-" + std::to_string(run);
+    ic.consumer = consumer;
+    ic.batch_size = config.batch;
     ic.stop_when_drained = true;
     ic.fetch_wait = std::chrono::milliseconds(200);
     std::atomic<bool> ingest_done{false};
@@ -72,11 +82,9 @@ double measure_ingest(const ingest_bench_config& config, const eventstore::store
     ingest_done = true;
     projector.join();
     double secs = seconds_since(start);
-    auto session = eventstore::make_sql_session(store);
-    auto rows = session->exec("SELECT (SELECT count(*) FROM event) + (SELECT count(*) FROM execution)");
-    int64_t projected = std::stoll(*rows.at(0).at(0));
+    int64_t projected = projected_rows(store) - before;
     if (projected != expected || static_cast<int64_t>(stats.appended) != expected) {
-        throw std::runtime_error("bench run " + std::to_string(run) + ": expected " +
+        throw std::runtime_error("bench " + consumer + ": expected " +
                                  std::to_string(expected) + " rows, got " +
                                  std::to_string(stats.appended) + " appended, " +
                                  std::to_string(projected) + " projected");
@@ -170,7 +178,7 @@ ingest_bench_result run_ingest_bench(const ingest_bench_config& config) {
     for (int run = 1; run <= config.runs && !stop_requested(); ++run) {
         fresh_database(*admin, db);
         eventstore::migrate(store);
-        double r = measure_ingest(config, store, stream, run, total);
+        double r = measure_ingest(config, store, stream, "bench-run-" + std::to_string(run), total);
         auto s = eventstore::make_sql_session(store);
         double b = measure_naive(*s, naive_msgs);
         double c = measure_ceiling(*s, ceiling_msgs, run);
@@ -181,13 +189,34 @@ ingest_bench_result run_ingest_bench(const ingest_bench_config& config) {
         naive_rates.push_back(b);
         ceiling_rates.push_back(c);
     }
-    admin->exec_nontx("DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
     ingest_bench_result res{median(ingest_rates), median(naive_rates), median(ceiling_rates)};
+    if (config.preload > 0 && !stop_requested()) {
+        fresh_database(*admin, db);
+        eventstore::migrate(store);
+        auto start = clock_type::now();
+        preload_log(store, config.preload);
+        std::printf("preloaded %lld events in %.0f s\n", static_cast<long long>(config.preload), seconds_since(start));
+        res.preloaded_rate = measure_ingest(config, store, stream, "bench-preloaded", total);
+        auto reads = measure_head_reads(store);
+        res.replay_first_ms = reads.replay_first_ms;
+        res.room_read_ms = reads.room_read_ms;
+        res.bytes_per_event = bytes_per_event(store);
+        std::printf("at %lld events: ingest %.0f msgs/s (%.2f of the empty log's), replay near the head: first line"
+                    " in %.1f ms, a join's room read (since = head - 50): %.1f ms, %.0f bytes/event\n",
+                    static_cast<long long>(config.preload), res.preloaded_rate, res.preloaded_rate / res.ingest_rate,
+                    res.replay_first_ms, res.room_read_ms, res.bytes_per_event);
+    }
+    admin->exec_nontx("DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
     std::printf("medians of %zu runs; ingest/naive %.1fx, ingest/ceiling %.2f\n",
                 ingest_rates.size(), res.ingest_rate / res.naive_rate,
                 res.ingest_rate / res.ceiling_rate);
-    std::printf("ingest: %.0f msgs/s, naive: %.0f msgs/s, ceiling: %.0f msgs/s\n", res.ingest_rate,
+    std::printf("ingest: %.0f msgs/s, naive: %.0f msgs/s, ceiling: %.0f msgs/s", res.ingest_rate,
                 res.naive_rate, res.ceiling_rate);
+    if (res.preloaded_rate > 0) {
+        std::printf("; at %lld events: %.0f msgs/s (%.2f ratio), %.0f bytes/event", static_cast<long long>(config.preload),
+                    res.preloaded_rate, res.preloaded_rate / res.ingest_rate, res.bytes_per_event);
+    }
+    std::printf("\n");
     return res;
 }
 

@@ -8,6 +8,8 @@
 #include "stchat/common/log.h"
 #include "stchat/eventstore/migrations.h"
 #include "stchat/eventstore/sql_session.h"
+#include "stchat/ingest/ingest.h"
+#include "stchat/ingest/outbox.h"
 #include "stchat/ops/rebuild.h"
 #include "stchat/ops/replay.h"
 #include "stchat/projections/projector.h"
@@ -56,7 +58,11 @@ log_bench_result run_log_bench(const log_bench_config& c) {
         {std::to_string(c.events)});
     sql->exec_nontx("VACUUM ANALYZE event_log");
     log_bench_result res;
-    std::vector<double> replay, raw, rebuild, incremental;
+    std::vector<double> replay, raw, rebuild, incremental, outbox, ceiling;
+    // The mean size of what the outbox publishes per event, for its baseline.
+    size_t event_bytes = static_cast<size_t>(std::stod(*sql->exec(
+        "SELECT avg(length(data::text) + length(metadata::text) + length(stream) + length(type) + 130)"
+        " FROM event_log WHERE position <= 10000").at(0).at(0)));
     std::FILE* null = std::fopen("/dev/null", "w");
     for (int run = 1; run <= c.runs; ++run) {
         ops::replay_config rc;
@@ -83,18 +89,41 @@ log_bench_result run_log_bench(const log_bench_config& c) {
         raw.push_back(n / t_raw);
         incremental.push_back(3 * n / t_incremental);
         rebuild.push_back(3 * n / t_rebuild);
-        std::printf("run %d  replay %9.0f ev/s  raw read %9.0f ev/s  rebuild %9.0f ev/s  incremental %9.0f ev/s\n", run,
-                    replay.back(), raw.back(), rebuild.back(), incremental.back());
+        // The outbox: every event published to a fresh JetStream stream and acknowledged.
+        ingest::stream_config bench_stream;
+        bench_stream.nats_urls = c.nats_urls;
+        bench_stream.stream = "STCHAT_BENCH_OUTBOX";
+        ingest::delete_stream(bench_stream);
+        sql->exec("DELETE FROM checkpoint WHERE projector = 'outbox:STCHAT_BENCH_OUTBOX'");
+        ingest::outbox_config oc;
+        oc.nats_urls = c.nats_urls;
+        oc.store = store;
+        oc.stream = bench_stream.stream;
+        oc.subject_prefix = "bench_outbox";
+        oc.stop_when_caught_up = [] { return true; };
+        ingest::outbox_stats os;
+        double t_outbox = seconds_of([&] { os = ingest::run_outbox(oc); });
+        if (os.position != c.events) {
+            throw std::runtime_error("outbox stopped at " + std::to_string(os.position) + " of " + std::to_string(c.events));
+        }
+        ingest::delete_stream(bench_stream);
+        outbox.push_back(n / t_outbox);
+        ceiling.push_back(ingest::measure_publish_ceiling(c.nats_urls, "STCHAT_BENCH_CEILING", c.events, event_bytes));
+        std::printf("run %d  replay %9.0f ev/s  raw read %9.0f ev/s  rebuild %9.0f ev/s  incremental %9.0f ev/s"
+                    "  outbox %9.0f ev/s  publish ceiling %9.0f msg/s\n", run, replay.back(), raw.back(), rebuild.back(),
+                    incremental.back(), outbox.back(), ceiling.back());
         std::fflush(stdout);
     }
     std::fclose(null);
     admin->exec_nontx("DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
-    res = {median(replay), median(raw), median(rebuild), median(incremental)};
-    std::printf("medians of %d runs, %lld events; replay/raw %.2f, rebuild/incremental %.2f\n", c.runs,
-                static_cast<long long>(c.events), res.replay_rate / res.raw_read_rate,
-                res.rebuild_rate / res.incremental_rate);
-    std::printf("replay: %.0f events/s (raw read: %.0f events/s); rebuild: %.0f events/s (incremental projector: %.0f events/s)\n",
-                res.replay_rate, res.raw_read_rate, res.rebuild_rate, res.incremental_rate);
+    res = {median(replay), median(raw), median(rebuild), median(incremental), median(outbox), median(ceiling)};
+    std::printf("medians of %d runs, %lld events; replay/raw %.2f, rebuild/incremental %.2f, outbox/publish ceiling %.2f\n",
+                c.runs, static_cast<long long>(c.events), res.replay_rate / res.raw_read_rate,
+                res.rebuild_rate / res.incremental_rate, res.outbox_rate / res.publish_ceiling);
+    std::printf("replay: %.0f events/s (raw read: %.0f events/s); rebuild: %.0f events/s (incremental projector: %.0f events/s);"
+                " outbox: %.0f events/s (bare JetStream publishes: %.0f msgs/s)\n",
+                res.replay_rate, res.raw_read_rate, res.rebuild_rate, res.incremental_rate, res.outbox_rate,
+                res.publish_ceiling);
     return res;
 }
 

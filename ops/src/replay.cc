@@ -12,65 +12,19 @@
 
 #include "stchat/common/shutdown.h"
 #include "stchat/eventstore/event_log.h"
+#include "stchat/eventstore/event_json.h"
 #include "stchat/eventstore/sql_session.h"
-#include "time_text.h"
 
 namespace stchat::ops {
 namespace {
 
 using page_rows = std::vector<eventstore::row>;
 
-void json_string(std::string& out, const char* p, size_t n) {
-    static const char* hex = "0123456789abcdef";
-    out.push_back('"');
-    for (size_t i = 0; i < n; ++i) {
-        unsigned char c = static_cast<unsigned char>(p[i]);
-        if (c == '"' || c == '\\') {
-            out.push_back('\\');
-            out.push_back(static_cast<char>(c));
-        } else if (c < 0x20) {
-            out += "\\u00";
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 15]);
-        } else {
-            out.push_back(static_cast<char>(c));
-        }
-    }
-    out.push_back('"');
-}
-
-
 void format(const page_rows& page, replay_format fmt, time_text& times, std::string& buf) {
     for (const auto& row : page) {
         if (fmt == replay_format::jsonl) {
-            buf += "{\"position\":";
-            buf += row[0]->c_str();
-            buf += ",\"stream\":";
-            json_string(buf, row[1]->c_str(), row[1]->size());
-            buf += ",\"stream_seq\":";
-            buf += row[2]->c_str();
-            buf += ",\"type\":";
-            json_string(buf, row[3]->c_str(), row[3]->size());
-            buf += ",\"recorded_at\":\"";
-            buf += times.iso(std::stoll(*row[4]));
-            buf += "\",\"source_time\":";
-            if (!row[5]) {
-                buf += "null";
-            } else {
-                buf += '"';
-                buf += times.iso(std::stoll(*row[5]));
-                buf += '"';
-            }
-            buf += ",\"data\":";
-            buf.append(row[6]->c_str(), row[6]->size());
-            buf += ",\"metadata\":";
-            buf.append(row[7]->c_str(), row[7]->size());
-            if (!!row[8]) {
-                buf += ",\"payload_hex\":\"";
-                buf.append(row[8]->c_str(), row[8]->size());
-                buf += '"';
-            }
-            buf += "}\n";
+            eventstore::append_event_json(buf, row, times);
+            buf += '\n';
         } else {
             // pretty: one readable line per event
             //   #42  2026-11-28T05:50:00.123456Z  feed.sport_event#21  sport_event  {"sport": ...}
@@ -199,14 +153,10 @@ replay_result replay(const replay_config& config, std::FILE* out) {
     int64_t head = std::stoll(*sql_session->exec("SELECT coalesce(max(position), 0) FROM event_log").at(0).at(0));
     // Without --follow the replay ends at the head as it is now (or --to): a busy log still ends.
     int64_t upper = config.to.value_or(config.follow ? LLONG_MAX : head);
-    std::string sql =
-        "SELECT position, stream, stream_seq, type,"
-        " (extract(epoch FROM recorded_at) * 1000000)::bigint,"
-        " (extract(epoch FROM source_time) * 1000000)::bigint,"
-        " data::text, metadata::text,"
-        " CASE WHEN type = 'undecodable' THEN encode(payload, 'hex') END"
-        " FROM event_log WHERE position >= $1 AND position <= $2" +
-        filter_sql + " ORDER BY position LIMIT $3";
+    std::string sql = std::string("SELECT ") + eventstore::k_event_json_columns +
+                      ", CASE WHEN type = 'undecodable' THEN encode(payload, 'hex') END"
+                      " FROM event_log WHERE position >= $1 AND position <= $2" +
+                      filter_sql + " ORDER BY position LIMIT $3";
     std::unique_ptr<eventstore::event_log> waiter;  // LISTEN for --follow
     time_text times;
     int64_t next = config.from;

@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 /usr/bin/docker-compose -f docker-compose.yml config >/dev/null  # exits non-zero on an invalid file
 services=$(/usr/bin/docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')
-expected="chat feed-execution feed-sport ingest migrate nats postgres projector "
+expected="chat feed-execution feed-sport ingest migrate nats outbox postgres projector "
 if [ "$services" != "$expected" ]; then
     echo "docker-compose.yml services: $services; expected: $expected" >&2
     exit 1
@@ -27,4 +27,4 @@ if [ -n "$missing" ]; then
     echo "run.sh starts, docker-compose.yml does not: $missing" >&2
     exit 1
 fi
-echo "docker-compose.yml: 8 services, runs everything run.sh runs ($(echo $run_commands | tr '\n' ','))"
+echo "docker-compose.yml: 9 services, runs everything run.sh runs ($(echo $run_commands | tr '\n' ','))"

@@ -6,7 +6,7 @@
 #include <ctime>
 #include <string>
 
-namespace stchat::ops {
+namespace stchat {
 
 class time_text {
 public:
@@ -34,4 +34,4 @@ private:
     std::string _prefix, _out;
 };
 
-}  // namespace stchat::ops
+}  // namespace stchat
