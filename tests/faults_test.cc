@@ -150,7 +150,7 @@ BOOST_AUTO_TEST_CASE(an_append_stuck_behind_a_lock_is_a_stall_in_healthz_until_i
     child_process ingest({stchat_binary(), "ingest", "--database", db.uri(), "--nats", ns.url(), "--stall-after", "1",
                           "--metrics-port", std::to_string(health)});
     ingest.start();
-    // Another session holds the lock every append takes (migrations/001: pg_advisory_xact_lock(7311)):
+    // Another session holds the lock every append takes (functions/append_batch.sql: pg_advisory_xact_lock(7311)):
     // no error anywhere, the append just waits.
     auto holder = stchat::eventstore::make_sql_session(db.store());
     holder->exec("SELECT pg_advisory_lock(7311)");
@@ -175,7 +175,7 @@ BOOST_AUTO_TEST_CASE(a_projector_stuck_behind_a_lock_is_a_stall_in_healthz_until
     wait_until([&] { return db.scalar("SELECT count(*) FROM checkpoint WHERE projector = 'event'") == 1; }, 30s,
                "the projector's first step");
     BOOST_TEST(http_get(health, "/healthz") == "ok\n");
-    // Another session holds the checkpoint row each step locks (migrations/002: FOR UPDATE).
+    // Another session holds the checkpoint row each step locks (functions/projection_advance.sql: FOR UPDATE).
     auto holder = stchat::eventstore::make_sql_session(db.store());
     holder->exec_nontx("BEGIN; SELECT 1 FROM checkpoint WHERE projector = 'event' FOR UPDATE");
     wait_until([&] { return http_get(health, "/healthz").find("stall: no projection step finished for") != std::string::npos; },

@@ -19,7 +19,7 @@ auto with_retry(F&& f) -> decltype(f()) {
         try {
             return f();
         } catch (const eventstore::store_error& e) {
-            if (!e.retry_may_help() || attempt >= 50 || stop_requested()) throw;
+            if (!e.retry_may_help(eventstore::idempotence::idempotent) || attempt >= 50 || stop_requested()) throw;
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
     }
@@ -123,7 +123,7 @@ void db_worker::commit_range(room_log& rooms, std::vector<pending_send>& sends, 
         for (size_t i = from; i < to; ++i) sends[i].done(acks[i - from], send_outcome::stored);
         return;
     } catch (const eventstore::store_error& e) {
-        if (!e.retry_may_help() && to - from > 1) {
+        if (!e.retry_may_help(eventstore::idempotence::idempotent) && to - from > 1) {
             // One send may be at fault: find it, store the others.
             size_t mid = from + (to - from) / 2;
             commit_range(rooms, sends, from, mid);

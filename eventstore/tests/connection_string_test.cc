@@ -48,7 +48,7 @@ BOOST_AUTO_TEST_CASE(a_string_libpq_cannot_read_is_a_permanent_error_saying_why)
         libpq_conninfo({"postgresql://[::1/x"});
         BOOST_FAIL("no error");
     } catch (const store_error& e) {
-        BOOST_TEST(!e.retry_may_help());
+        BOOST_TEST(!e.retry_may_help(idempotence::idempotent));
         BOOST_TEST(std::string(e.what()).find("--database") != std::string::npos, e.what());
     }
     BOOST_CHECK_THROW(libpq_conninfo({"nonsense_key=1"}), store_error);

@@ -368,7 +368,7 @@ private:
             } catch (const eventstore::store_error& e) {
                 // Retrying is safe even after an in-doubt commit: the inbox makes the append
                 // idempotent, so a batch that did commit comes back as duplicates.
-                if (!e.retry_may_help()) throw;
+                if (!e.retry_may_help(eventstore::idempotence::idempotent)) throw;
                 if (!reported) {
                     log::warn(k_component, std::string("append failed, retrying: ") + e.what());
                     if (_config.health) _config.health->set("postgres", e.what());

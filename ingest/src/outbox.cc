@@ -14,35 +14,33 @@ namespace stchat::ingest {
 namespace {
 
 constexpr const char* k_component = "outbox";
-constexpr int64_t k_duplicate_window_ns = 10LL * 60 * 1000000000;  // a second guard: Msg-Id
+// Msg-Id de-duplication is a second guard only (the expected sequence is the argument): JetStream's
+// default window, 2 minutes, whose id map nats-server keeps in memory.
+constexpr int64_t k_duplicate_window_ns = 2LL * 60 * 1000000000;
 
-// What the acknowledgements of one publish round said. Written by cnats' reply thread.
+// The refusals of one publish round. Written by cnats' reply thread.
 struct ack_tally {
-    std::atomic<uint64_t> ok{0}, failed{0};
+    std::atomic<uint64_t> failed{0};
     std::mutex mutex;
     std::string first_error;
 
     void reset() {
-        ok = 0;
         failed = 0;
         std::lock_guard<std::mutex> lock(mutex);
         first_error.clear();
     }
 };
 
-void on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
+// Called by cnats for a publish JetStream refused or never answered (a successful one is counted
+// by js_PublishAsyncComplete returning OK: every publish of the round answered, none refused).
+void on_publish_error(jsCtx*, jsPubAckErr* pae, void* closure) {
     auto* tally = static_cast<ack_tally*>(closure);
-    if (pa && !pae) {
-        ++tally->ok;
-    } else {
-        ++tally->failed;
-        std::lock_guard<std::mutex> lock(tally->mutex);
-        if (tally->first_error.empty() && pae) {
-            tally->first_error = std::string(natsStatus_GetText(pae->Err)) +
-                                 (pae->ErrText ? std::string(" (") + pae->ErrText + ")" : "");
-        }
+    ++tally->failed;
+    std::lock_guard<std::mutex> lock(tally->mutex);
+    if (tally->first_error.empty()) {
+        tally->first_error = std::string(natsStatus_GetText(pae->Err)) +
+                             (pae->ErrText ? std::string(" (") + pae->ErrText + ")" : "");
     }
-    natsMsg_Destroy(msg);
 }
 
 // "room.*" -> "room.%" with LIKE's own characters escaped; as a Postgres text[] literal.
@@ -102,7 +100,8 @@ public:
                     _log->wait_for_append(_config.idle_wait);
                 }
             } catch (const eventstore::store_error& e) {
-                if (!e.retry_may_help()) throw;
+                // Reads, and a checkpoint set with greatest(): idempotent.
+                if (!e.retry_may_help(eventstore::idempotence::idempotent)) throw;
                 problem(last_problem, std::string("Postgres: ") + e.what());
                 _sql.reset();
                 _log.reset();
@@ -142,8 +141,8 @@ private:
         jsOptions_Init(&jo);
         jo.Wait = 5000;
         jo.PublishAsync.MaxPending = _config.batch;
-        jo.PublishAsync.AckHandler = on_ack;
-        jo.PublishAsync.AckHandlerClosure = &_tally;
+        jo.PublishAsync.ErrHandler = on_publish_error;
+        jo.PublishAsync.ErrHandlerClosure = &_tally;
         jsCtx* raw = nullptr;
         nats::check(natsConnection_JetStream(&raw, _conn.get(), &jo), "JetStream context");
         _js.reset(raw);
@@ -290,7 +289,7 @@ private:
         jsPubOptions_Init(&wait);
         wait.MaxWait = 10000;
         natsStatus done = sent ? js_PublishAsyncComplete(_js.get(), &wait) : NATS_OK;
-        if (done != NATS_OK || _tally.failed > 0 || _tally.ok != sent) {
+        if (done != NATS_OK || _tally.failed > 0) {
             std::string why;
             {
                 std::lock_guard<std::mutex> lock(_tally.mutex);
@@ -298,8 +297,8 @@ private:
             }
             _resumed = false;
             throw nats::nats_error(done == NATS_OK ? NATS_ERR : done,
-                                   std::to_string(_tally.ok.load()) + " of " + std::to_string(sent) +
-                                       " publishes acknowledged (" + why + ")");
+                                   std::to_string(_tally.failed.load()) + " of " + std::to_string(sent) +
+                                       " publishes refused or unanswered (" + why + ")");
         }
         _expected_seq += sent;
         _stats.published += sent;

@@ -107,7 +107,7 @@ reconcile_result reconcile(const reconcile_config& config) {
                 for (const auto& res : log->append_batch(batch)) r.appended += res.duplicate ? 0 : 1;
                 break;
             } catch (const eventstore::store_error& e) {
-                if (!e.retry_may_help() || attempt >= 20 || stop_requested()) throw;
+                if (!e.retry_may_help(eventstore::idempotence::idempotent) || attempt >= 20 || stop_requested()) throw;
                 sleep_unless_stopped(std::chrono::milliseconds(250));
             }
         }

@@ -82,7 +82,8 @@ projector_stats run_projectors(const projector_config& config) {
             log->wait_for_append(config.poll_interval);
             watchdog.progress();
         } catch (const eventstore::store_error& e) {
-            if (!e.retry_may_help()) throw;
+            // project_step is idempotent: the checkpoint moves in the same transaction as the rows.
+            if (!e.retry_may_help(eventstore::idempotence::idempotent)) throw;
             if (last_problem != e.what()) {
                 log::warn(k_component, std::string(e.what()) + "; retrying");
                 last_problem = e.what();

@@ -39,12 +39,25 @@ enum class failure {
     permanent,  // a bug or bad input: retrying cannot help
 };
 
+// What a retry after a failure would repeat. A commit in doubt may have happened, so only a write
+// that is idempotent by construction may be sent again after one; every retry says which it is.
+enum class idempotence {
+    idempotent,      // append_batch (inbox keys), project_step (checkpoint moves with the rows),
+                     // an upsert of a value, any read
+    not_idempotent,  // the default for anything else: never repeated after a commit in doubt
+};
+
 class store_error : public std::runtime_error {
 public:
     store_error(failure kind, const std::string& what, std::string sqlstate = {})
         : std::runtime_error(what), _kind(kind), _sqlstate(std::move(sqlstate)) {}
     failure kind() const { return _kind; }
-    bool retry_may_help() const { return _kind != failure::permanent; }
+    // Whether the same call may succeed if made again: after a transient failure, yes; after a
+    // commit in doubt only for an idempotent write; after a permanent one, never.
+    // Example: catch (const store_error& e) { if (!e.retry_may_help(idempotence::idempotent)) throw; }
+    bool retry_may_help(idempotence write) const {
+        return _kind == failure::transient || (_kind == failure::in_doubt && write == idempotence::idempotent);
+    }
     // Postgres' SQLSTATE when Postgres refused the statement ("22021": bad bytes), else empty.
     const std::string& sqlstate() const { return _sqlstate; }
     // Postgres refused the data itself (SQLSTATE class 22 data exception or 23 integrity

@@ -3,7 +3,7 @@
 //
 // Each projector has a checkpoint (the last log position it applied). One step reads the log after
 // the checkpoint and writes its rows AND its new checkpoint in one transaction (SQL function
-// project_step in migrations/002), so each event is applied exactly once across crashes.
+// project_step, migrations/functions/project_step.sql), so each event is applied exactly once across crashes.
 //
 // Example: checkpoint('event') = 120, head = 5120, batch 1000 -> the step applies 121..1120.
 #include <chrono>
