@@ -116,11 +116,22 @@ head_reads measure_head_reads(const eventstore::store_config& store) {
 
 double bytes_per_event(const eventstore::store_config& store) {
     auto sql = eventstore::make_sql_session(store);
-    auto r = sql->exec(
-        "SELECT (pg_total_relation_size('event_log') + pg_total_relation_size('inbox') +"
-        " pg_total_relation_size('event') + pg_total_relation_size('execution') +"
-        " pg_total_relation_size('chat_log'))::double precision / greatest(1, (SELECT max(position) FROM event_log))");
-    return std::stod(*r.at(0).at(0));
+    // Per relation: heap (with TOAST) and indexes, per event of the log; printed, then summed.
+    auto rows = sql->exec(
+        "SELECT r, pg_table_size(r::regclass)::double precision / e, pg_indexes_size(r::regclass)::double precision / e"
+        " FROM unnest(ARRAY['event_log', 'inbox', 'event', 'execution', 'chat_log']) r,"
+        " (SELECT greatest(1, max(position))::double precision AS e FROM event_log) n");
+    double total = 0;
+    std::string line = "bytes per event:";
+    for (const auto& r : rows) {
+        double heap = std::stod(*r.at(1)), index = std::stod(*r.at(2));
+        total += heap + index;
+        char part[96];
+        std::snprintf(part, sizeof part, " %s %.0f + %.0f (indexes);", r.at(0)->c_str(), heap, index);
+        line += part;
+    }
+    std::printf("%s total %.0f\n", line.c_str(), total);
+    return total;
 }
 
 }  // namespace stchat::bench
