@@ -43,6 +43,15 @@ public:
         }
     }
     bool help() const { return _help; }
+    // Throws usage_error naming what is wrong: "missing <what>" with fewer than `min` arguments,
+    // "unexpected argument 'x'" with more than `max`.
+    // Example: `stchat status extra` -> "stchat status: unexpected argument 'extra' (see …)".
+    // Nothing is checked with --help: the help is printed instead.
+    void expect_positional(size_t min, size_t max, const std::string& what = "argument") const {
+        if (_help) return;
+        if (_positional.size() < min) throw usage_error("missing " + what);
+        if (_positional.size() > max) throw usage_error("unexpected argument '" + _positional[max] + "'");
+    }
     bool flag(const std::string& name) const { return _values.count(name) > 0; }
     std::optional<std::string> get(const std::string& name) const {
         auto it = _values.find(name);

@@ -2,6 +2,12 @@
 
 #include "stchat/common/log.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <vector>
+
 namespace stchat::cli {
 
 const char* const k_common_help = R"(Connections:
@@ -35,7 +41,58 @@ void apply_base(const args& a) {
     log::set_level(lvl);
 }
 
-eventstore::store_config store_of(const args& a) { return {a.get_or("database", "")}; }
+std::optional<recorded_connection> find_recorded_connection() {
+    std::vector<std::string> candidates;
+    if (const char* home = std::getenv("STCHAT_HOME"); home && *home) {
+        candidates.push_back(std::string(home) + "/connection");
+    } else {
+        char cwd[4096];
+        if (::getcwd(cwd, sizeof cwd)) {
+            std::string dir = cwd;
+            for (int depth = 0; depth < 64 && !dir.empty(); ++depth) {
+                candidates.push_back(dir + "/.stchat/connection");
+                auto slash = dir.find_last_of('/');
+                if (slash == std::string::npos || dir == "/") break;
+                dir = slash == 0 ? "/" : dir.substr(0, slash);
+                if (dir == "/") {
+                    candidates.push_back("/.stchat/connection");
+                    break;
+                }
+            }
+        }
+    }
+    for (const auto& path : candidates) {
+        std::ifstream in(path);
+        if (!in) continue;
+        recorded_connection out;
+        out.path = path;
+        std::string line;
+        for (int n = 0; n < 32 && std::getline(in, line); ++n) {  // a few short lines; more is not ours
+            if (line.size() > 2048) continue;
+            auto eq = line.find('=');
+            if (eq == std::string::npos) continue;
+            std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+            if (key == "database") out.database = value;
+            if (key == "nats") out.nats = value;
+        }
+        return out;
+    }
+    return std::nullopt;
+}
+
+eventstore::store_config store_of(const args& a) {
+    if (auto given = a.get("database")) return {*given};
+    if (const char* env = std::getenv("STCHAT_DATABASE"); env && *env) return {env};
+    // libpq's own variables, when the user set any, win over the recorded file.
+    for (const char* v : {"PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"}) {
+        if (const char* env = std::getenv(v); env && *env) return {""};
+    }
+    if (auto recorded = find_recorded_connection(); recorded && !recorded->database.empty()) {
+        log::debug("cli", "database from " + recorded->path + " (written by scripts/run.sh)");
+        return {recorded->database};
+    }
+    return {""};
+}
 
 const char* const k_metrics_help = "  --metrics-port N   serve GET /healthz and Prometheus GET /metrics on port N\n"
                              "                     (default: off)\n";
@@ -47,9 +104,16 @@ std::unique_ptr<http_endpoint> metrics_endpoint(const args& a, const metrics::re
     return std::make_unique<http_endpoint>(static_cast<uint16_t>(port), reg, [&health] { return health.problems(); });
 }
 
+std::string nats_urls_of(const args& a, const std::string& fallback) {
+    if (auto given = a.get("nats")) return *given;
+    if (const char* env = std::getenv("NATS_URL"); env && *env) return env;
+    if (auto recorded = find_recorded_connection(); recorded && !recorded->nats.empty()) return recorded->nats;
+    return fallback;
+}
+
 ingest::stream_config nats_of(const args& a) {
     ingest::stream_config c;
-    c.nats_urls = a.get_or("nats", env_or("NATS_URL", c.nats_urls));
+    c.nats_urls = nats_urls_of(a, c.nats_urls);
     c.stream = a.get_or("stream", c.stream);
     c.sport_event_subject = a.get_or("sport-subject", c.sport_event_subject);
     c.execution_subject = a.get_or("execution-subject", c.execution_subject);

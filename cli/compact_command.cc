@@ -64,10 +64,10 @@ std::string thousands(int64_t n) {
 
 int cmd_compact(int argc, char** argv) {
     args a(argc, argv, 2, {"dry-run"}, merged({k_base_options, {"keep", "chat-days"}}));
-    if (a.help() || !a.positional().empty()) {
-        if (!a.help()) std::cerr << "stchat compact: unexpected argument '" << a.positional()[0] << "'\n\n";
+    a.expect_positional(0, 0);
+    if (a.help()) {
         std::cout << k_help << k_common_help << k_options_help;
-        return a.help() ? 0 : 2;
+        return 0;
     }
     apply_base(a);
     ops::compact_config c;

@@ -173,7 +173,8 @@ int cmd_project(int argc, char** argv) {
 int cmd_feed(int argc, char** argv) {
     args a(argc, argv, 2, {"acked"},
            merged({k_base_options, k_nats_options, {"rate", "count", "malformed-every", "seed", "run-id"}}));
-    if (a.help() || a.positional().size() != 1) {
+    a.expect_positional(1, 1, "the feed: sport_event or execution");
+    if (a.help()) {
         std::cout << "Usage: stchat feed sport_event|execution [options]\n\n"
                      "Publishes realistic, varied feed messages like the real feeds: plain\n"
                      "core-NATS publishes of the protobuf messages, no headers.\n\n"
@@ -336,7 +337,8 @@ int cmd_replay(int argc, char** argv) {
 
 int cmd_rebuild(int argc, char** argv) {
     args a(argc, argv, 2, {}, merged({k_base_options, {"batch"}}));
-    if (a.help() || a.positional().size() != 1) {
+    a.expect_positional(1, 1, "the table: event, execution, chat_log or all");
+    if (a.help()) {
         std::cout << "Usage: stchat rebuild <event|execution|chat_log|all> [options]\n\n"
                      "Rebuilds a read table from the event log while everything keeps running: a\n"
                      "shadow table <name>_rebuild is filled from position 0, given the live table's\n"
@@ -377,7 +379,8 @@ int cmd_rebuild(int argc, char** argv) {
 
 int cmd_reconcile(int argc, char** argv) {
     args a(argc, argv, 2, {"dry-run"}, merged({k_base_options, k_nats_options}));
-    if (a.help() || !a.positional().empty()) {
+    a.expect_positional(0, 0);
+    if (a.help()) {
         std::cout << "Usage: stchat reconcile [--dry-run] [options]\n\n"
                      "Repairs the log after Postgres lost commits JetStream was already told about\n"
                      "(an asynchronous standby promoted before it had them): appends every message\n"
@@ -410,7 +413,8 @@ int cmd_reconcile(int argc, char** argv) {
 
 int cmd_status(int argc, char** argv) {
     args a(argc, argv, 2, {"json"}, merged({k_base_options, k_nats_options, {"consumer", "timeout"}}));
-    if (a.help() || !a.positional().empty()) {
+    a.expect_positional(0, 0);
+    if (a.help()) {
         std::cout << "Usage: stchat status [--json] [options]\n\n"
                      "Shows at a glance whether anything lags: the log head and size, undecodable\n"
                      "records, the ingest consumer as JetStream sees it (pending, awaiting ack,\n"
@@ -472,7 +476,8 @@ int cmd_status(int argc, char** argv) {
 
 int cmd_bench_ingest(int argc, char** argv) {
     args a(argc, argv, 3, {}, merged({k_base_options, {"nats", "messages", "naive", "runs", "batch", "preload"}}));
-    if (a.help() || !a.positional().empty()) {
+    a.expect_positional(0, 0);
+    if (a.help()) {
         std::cout << "Usage: stchat bench ingest [options]\n\n"
                      "Loads N messages into a bench stream (STCHAT_BENCH), then measures on the\n"
                      "same messages, in one run:\n"
@@ -498,7 +503,7 @@ int cmd_bench_ingest(int argc, char** argv) {
     apply_base(a);
     bench::ingest_bench_config c;
     c.store = store_of(a);
-    c.nats_urls = a.get_or("nats", env_or("NATS_URL", "nats://127.0.0.1:4222"));
+    c.nats_urls = nats_urls_of(a, "nats://127.0.0.1:4222");
     c.messages = a.integer("messages", c.messages, 1000, 100000000);
     c.naive_messages = a.integer("naive", c.naive_messages, 100, 10000000);
     c.runs = static_cast<int>(a.integer("runs", c.runs, 1, 100));
@@ -511,7 +516,8 @@ int cmd_bench_ingest(int argc, char** argv) {
 
 int cmd_bench_chat(int argc, char** argv) {
     args a(argc, argv, 3, {}, merged({k_base_options, {"users", "rooms", "rate", "seconds", "runs", "idle", "idle-rooms"}}));
-    if (a.help() || !a.positional().empty()) {
+    a.expect_positional(0, 0);
+    if (a.help()) {
         std::cout << "Usage: stchat bench chat [options]\n\n"
                      "Starts a `stchat chat` on a scratch database <yours>_bench_chat and a plain\n"
                      "in-memory broadcast server (the same frames, nothing stored: the baseline),\n"
@@ -551,7 +557,8 @@ int cmd_bench_chat(int argc, char** argv) {
 
 int cmd_bench_log(int argc, char** argv) {
     args a(argc, argv, 3, {}, merged({k_base_options, {"events", "runs", "nats"}}));
-    if (a.help() || !a.positional().empty()) {
+    a.expect_positional(0, 0);
+    if (a.help()) {
         std::cout << "Usage: stchat bench log [options]\n\n"
                      "Loads N events into a scratch database <yours>_bench_log (created and dropped),\n"
                      "then per run measures, on the same log:\n"
@@ -576,7 +583,7 @@ int cmd_bench_log(int argc, char** argv) {
     c.store = store_of(a);
     c.events = a.integer("events", c.events, 1000, 1000000000);
     c.runs = static_cast<int>(a.integer("runs", c.runs, 1, 100));
-    c.nats_urls = a.get_or("nats", env_or("NATS_URL", c.nats_urls));
+    c.nats_urls = nats_urls_of(a, c.nats_urls);
     install_shutdown_handlers();
     bench::run_log_bench(c);
     return 0;
@@ -584,7 +591,8 @@ int cmd_bench_log(int argc, char** argv) {
 
 int cmd_bench_broadcast(int argc, char** argv) {
     args a(argc, argv, 3, {}, merged({k_base_options, {"port"}}));
-    if (a.help() || !a.positional().empty()) {
+    a.expect_positional(0, 0);
+    if (a.help()) {
         std::cout << "Usage: stchat bench broadcast-server [--port N]\n\n"
                      "The baseline server of `stchat bench chat`: speaks the stchat.v1 frames (hello,\n"
                      "join, send -> event to every room member) but stores nothing and acks nothing.\n\n"
@@ -606,10 +614,13 @@ int cmd_bench(int argc, char** argv) {
     if (what == "chat") return cmd_bench_chat(argc, argv);
     if (what == "broadcast-server") return cmd_bench_broadcast(argc, argv);
     if (what == "log") return cmd_bench_log(argc, argv);
-    std::cout << "Usage: stchat bench <ingest|chat|log|broadcast-server> [options]\n\n"
+    bool asked = what.empty() || what == "--help" || what == "-h";
+    if (!asked) std::cerr << "stchat bench: unknown bench '" << what << "' (ingest, chat, log or broadcast-server)\n\n";
+    (asked ? std::cout : std::cerr) << "Usage: stchat bench <ingest|chat|log|broadcast-server> [options]\n\n"
                  "  ingest            catalogue rate vs a naive and a ceiling baseline\n"
                  "  chat              chat delivery rate and latency vs a plain broadcast server\n"
-                 "  log               replay and rebuild rates vs a raw read and the projector\n"
+                 "  log               replay, rebuild and outbox rates vs a raw read, the projector\n"
+                 "                    and bare JetStream publishes\n"
                  "  broadcast-server  the plain broadcast server (the chat bench starts it itself)\n"
                  "\nExamples:\n  stchat bench ingest --help\n  stchat bench chat\n";
     return what == "--help" || what == "-h" ? 0 : 2;

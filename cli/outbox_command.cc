@@ -53,17 +53,17 @@ std::vector<std::string> split_list(const std::string& text) {
 int cmd_outbox(int argc, char** argv) {
     args a(argc, argv, 2, {},
            merged({k_base_options, {"nats", "stream", "streams", "subject-prefix", "replicas", "batch", "metrics-port"}}));
-    if (a.help() || !a.positional().empty()) {
-        if (!a.help()) std::cerr << "stchat outbox: unexpected argument '" << a.positional()[0] << "'\n\n";
+    a.expect_positional(0, 0);
+    if (a.help()) {
         std::cout << k_help << k_common_help << k_options_help << k_metrics_help
                   << "\nExamples:\n  stchat outbox\n  stchat outbox --streams 'room.*'\n"
                      "  nats sub 'stchat.room.>'     # what another service sees\n";
-        return a.help() ? 0 : 2;
+        return 0;
     }
     apply_base(a);
     ingest::outbox_config c;
     c.store = store_of(a);
-    c.nats_urls = a.get_or("nats", env_or("NATS_URL", c.nats_urls));
+    c.nats_urls = nats_urls_of(a, c.nats_urls);
     c.stream = a.get_or("stream", c.stream);
     c.streams = split_list(a.get_or("streams", ""));
     c.subject_prefix = a.get_or("subject-prefix", c.subject_prefix);

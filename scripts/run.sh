@@ -33,6 +33,7 @@ pgdir=""
 cleanup() {
     trap - INT TERM EXIT
     stchat_log "stopping"
+    rm -f "$home/connection"
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     if [ "${STCHAT_NATS_STARTED:-0}" = 1 ]; then stchat_stop_nats "$home/nats"; fi
@@ -56,6 +57,10 @@ else
 fi
 
 "$stchat" migrate --database "$database"
+
+# Recorded for the stchat commands people type in other terminals (stchat status, replay ...):
+# they connect here when given no --database / --nats (docs/operations.md). Removed on stop.
+printf 'database=%s\nnats=%s\n' "$database" "$nats" > "$home/connection"
 
 # Each component's log lines, prefixed with its name.
 start() {
@@ -89,8 +94,8 @@ cat >&2 <<MSG
     psql $database -c 'select * from execution order by timestamp desc limit 5'
     psql $database -c 'select count(*) from undecodable'
     psql $database -c 'select * from chat_log order by position desc limit 10'
-    $stchat status --database $database --nats $nats
-    $stchat replay --database $database --from 1 --format pretty | head
+    $stchat status                       (connects where this script runs: .stchat/connection)
+    $stchat replay --from 1 --format pretty | head
     curl -s localhost:$ingest_metrics/metrics   (projector: $project_metrics, outbox: ${STCHAT_OUTBOX_METRICS_PORT:-8893}, chat: ${STCHAT_CHAT_PORT:-8888})
   Ctrl-C stops everything.
 

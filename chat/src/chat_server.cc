@@ -156,7 +156,17 @@ public:
             log::warn(k_component, "open files limit is " + std::to_string(files) + ": at most that many connections");
         }
         int64_t start = eventstore::make_event_log(_config.store)->head();
-        _server.listen(asio::ip::tcp::v4(), _config.port);
+        {
+            // websocketpp reports a busy port as "Underlying Transport Error": say which port.
+            websocketpp::lib::error_code ec;
+            _server.listen(asio::ip::tcp::v4(), _config.port, ec);
+            if (ec) {
+                throw std::runtime_error(ec == asio::error::address_in_use || ec.message().find("in use") != std::string::npos
+                                             ? "address already in use: port " + std::to_string(_config.port) +
+                                                   " (another stchat chat? choose one with --port)"
+                                             : "cannot listen on port " + std::to_string(_config.port) + ": " + ec.message());
+            }
+        }
         _server.start_accept();
         _tick = std::make_unique<asio::steady_timer>(_server.get_io_service());
         schedule_tick();

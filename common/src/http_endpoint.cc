@@ -23,9 +23,10 @@ http_endpoint::http_endpoint(uint16_t port, const metrics::registry& registry, s
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_ANY);
     if (::bind(_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(_fd, 64) != 0) {
-        std::string why = std::strerror(errno);
+        int err = errno;
         ::close(_fd);
-        throw std::runtime_error("metrics port " + std::to_string(port) + ": " + why);
+        throw std::runtime_error(err == EADDRINUSE ? "address already in use: metrics port " + std::to_string(port)
+                                                   : "metrics port " + std::to_string(port) + ": " + std::strerror(err));
     }
     socklen_t len = sizeof addr;
     ::getsockname(_fd, reinterpret_cast<sockaddr*>(&addr), &len);

@@ -20,30 +20,49 @@ namespace {
 
 using page_rows = std::vector<eventstore::row>;
 
+// `--format pretty`: aligned columns for people, the header once (k_pretty_header).
+//     position  recorded at (UTC)        stream #seq                   type            data
+//           42  2026-11-28 05:50:00.123  feed.sport_event #21          sport_event     {"sport": …}
+const char* const k_pretty_header =
+    "  position  recorded at (UTC)        stream #seq                   type            data\n";
+
+void pad_to(std::string& buf, size_t start, size_t width) {
+    size_t used = buf.size() - start;
+    buf.append(used < width ? width - used : 1, ' ');
+}
+
+void append_pretty(std::string& buf, const eventstore::row& row, time_text& times) {
+    const std::string& pos = *row[0];
+    if (pos.size() < 10) buf.append(10 - pos.size(), ' ');
+    buf += pos;
+    buf += "  ";
+    // "2026-11-28T05:50:00.123456Z" -> "2026-11-28 05:50:00.123"
+    std::string iso = times.iso(std::stoll(*row[4]));
+    iso[10] = ' ';
+    buf.append(iso, 0, 23);
+    buf += "  ";
+    size_t col = buf.size();
+    buf += *row[1];
+    buf += " #";
+    buf += *row[2];
+    pad_to(buf, col, 30);
+    col = buf.size();
+    buf += *row[3];
+    pad_to(buf, col, 16);
+    buf += *row[6];
+    if (row[8]) {
+        buf += "  payload=";
+        buf += *row[8];
+    }
+}
+
 void format(const page_rows& page, replay_format fmt, time_text& times, std::string& buf) {
     for (const auto& row : page) {
         if (fmt == replay_format::jsonl) {
             eventstore::append_event_json(buf, row, times);
             buf += '\n';
         } else {
-            // pretty: one readable line per event
-            //   #42  2026-11-28T05:50:00.123456Z  feed.sport_event#21  sport_event  {"sport": ...}
-            buf += '#';
-            buf += row[0]->c_str();
-            buf += "  ";
-            buf += times.iso(std::stoll(*row[4]));
-            buf += "  ";
-            buf.append(row[1]->c_str(), row[1]->size());
-            buf += '#';
-            buf += row[2]->c_str();
-            buf += "  ";
-            buf.append(row[3]->c_str(), row[3]->size());
-            buf += "  ";
-            buf.append(row[6]->c_str(), row[6]->size());
-            if (!!row[8]) {
-                buf += "  payload=";
-                buf.append(row[8]->c_str(), row[8]->size());
-            }
+            append_pretty(buf, row, times);
             buf += '\n';
         }
     }
@@ -161,9 +180,14 @@ replay_result replay(const replay_config& config, std::FILE* out) {
     time_text times;
     int64_t next = config.from;
     std::string buf;
+    bool header_due = config.format == replay_format::pretty;
     auto emit = [&](const page_rows& page) {
         if (page.empty()) return true;
         buf.clear();
+        if (header_due) {
+            buf += k_pretty_header;
+            header_due = false;
+        }
         format(page, config.format, times, buf);
         result.events += static_cast<int64_t>(page.size());
         result.last_position = std::stoll(*page.back()[0]);

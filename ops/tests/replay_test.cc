@@ -137,9 +137,13 @@ BOOST_AUTO_TEST_CASE(from_to_stream_and_type_select_exactly_their_events) {
     }
     auto bad = run_replay(db, {"--type", "undecodable"});
     BOOST_TEST(bad.lines.size() == 30u);
-    auto pretty = run_replay(db, {"--from", "3000", "--format", "pretty"});
-    BOOST_REQUIRE(pretty.lines.size() == 1u);
-    BOOST_TEST(pretty.lines[0].rfind("#3000  ", 0) == 0u, pretty.lines[0]);
+    auto pretty = run_replay(db, {"--from", "2999", "--format", "pretty"});
+    BOOST_REQUIRE(pretty.lines.size() == 3u);
+    BOOST_TEST(pretty.lines[0].rfind("  position  recorded at (UTC)", 0) == 0u, "a header first: " << pretty.lines[0]);
+    BOOST_TEST(pretty.lines[2].rfind("      3000  20", 0) == 0u, "the position right-aligned, then the date: " << pretty.lines[2]);
+    // Aligned: the data column starts at the same place on every line, whatever the stream's length.
+    BOOST_TEST(pretty.lines[1].find('{') == pretty.lines[2].find('{'), pretty.lines[1] << "\n" << pretty.lines[2]);
+    BOOST_TEST(pretty.lines[0].find("data") == pretty.lines[2].find('{'), "the header names the data column");
 }
 
 BOOST_AUTO_TEST_CASE(follow_writes_events_appended_while_it_runs_and_stops_cleanly) {
