@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "common_options.h"
+#include "stchat/common/number_text.h"
 #include "stchat/ops/compact.h"
 
 namespace stchat::cli {
@@ -51,14 +52,6 @@ std::chrono::seconds parse_duration(const std::string& text) {
     return std::chrono::seconds(n * scale);
 }
 
-std::string thousands(int64_t n) {
-    std::string s = std::to_string(n), out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (i > 0 && (s.size() - i) % 3 == 0 && s[i - 1] != '-') out.push_back(',');
-        out.push_back(s[i]);
-    }
-    return out;
-}
 
 }  // namespace
 

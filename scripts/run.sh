@@ -15,6 +15,8 @@
 #   STCHAT_DATABASE  use this existing Postgres (a URI) instead of starting one
 #   NATS_URL         use this existing NATS (with JetStream) instead of starting one
 #   SPORT_RATE, EXECUTION_RATE  simulated messages per second (default 5 and 20; 0 = no feed)
+#   STCHAT_OUTBOX    0: do not run the outbox to JetStream (default 1)
+#   STCHAT_WSCAT     0: do not install wscat (npm) into .stchat/tools (default 1)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -24,6 +26,15 @@ natsport=${STCHAT_NATS_PORT:-4222}
 mkdir -p "$home"
 
 stchat_install_packages
+# wscat, the WebSocket client the original st-chat's users knew (README): from npm, into the data
+# folder (nothing installed globally). Needs Node.js's npm: installed from Debian when missing.
+wscat_bin=$home/tools/node_modules/.bin/wscat
+if [ ! -x "$wscat_bin" ] && [ "${STCHAT_WSCAT:-1}" != 0 ]; then
+    command -v npm >/dev/null || stchat_install_packages nodejs npm
+    stchat_log "installing wscat (npm) into $home/tools"
+    npm install --silent --no-audit --no-fund --prefix "$home/tools" wscat@6 >/dev/null 2>&1 \
+        || stchat_log "wscat not installed (npm failed); the web client works without it"
+fi
 stchat_log "building (first build takes a few minutes on 2 cores)"
 stchat_build OFF
 stchat=$STCHAT_ROOT/build/stchat
@@ -88,7 +99,8 @@ fi
 cat >&2 <<MSG
 
   st-chat is running.
-    Chat: http://localhost:${STCHAT_CHAT_PORT:-8888}/   (or: wscat --connect ws://localhost:${STCHAT_CHAT_PORT:-8888})
+    Chat: http://localhost:${STCHAT_CHAT_PORT:-8888}/
+          or: $wscat_bin --connect ws://localhost:${STCHAT_CHAT_PORT:-8888}
   In another terminal:
     psql $database -c 'select * from event order by timestamp desc limit 5'
     psql $database -c 'select * from execution order by timestamp desc limit 5'

@@ -125,3 +125,24 @@ BOOST_AUTO_TEST_CASE(a_busy_chat_port_is_named) {
     BOOST_TEST(chat.status == 1);
     BOOST_TEST(chat.output.find("address already in use: port " + port) != std::string::npos, chat.output);
 }
+
+BOOST_AUTO_TEST_CASE(a_rebuild_reports_rows_per_table_and_the_log_once) {
+    scratch_database db("cli_rebuild");
+    std::vector<eventstore::new_event> batch;
+    for (int i = 1; i <= 5; ++i) {
+        eventstore::new_event e;
+        e.source = "t";
+        e.message_id = std::to_string(i);
+        e.stream = "room.lobby";
+        e.type = "chat.message";
+        e.data_json = R"({"room":"lobby","user":"ann","text":"hi"})";
+        batch.push_back(e);
+    }
+    eventstore::make_event_log(db.store())->append_batch(batch);
+    temp_dir dir;
+    auto r = run_in(dir.path(), {"rebuild", "all", "--database", db.uri()});
+    BOOST_TEST(r.status == 0, r.output);
+    BOOST_TEST(r.output.find("rebuilt event 0 rows, execution 0 rows, chat_log 5 rows from 5 log events in ") !=
+                   std::string::npos,
+               r.output);
+}

@@ -11,6 +11,7 @@
 
 #include "nats_handles.h"
 #include "stchat/common/log.h"
+#include "stchat/common/number_text.h"
 #include "stchat/common/shutdown.h"
 #include "stchat/common/stall_watchdog.h"
 #include "stchat/eventstore/event_log.h"
@@ -168,8 +169,7 @@ public:
                 if (!b.sub) {
                     b = bind(js.get(), _config);
                     log::info(k_component, "consuming " + _config.nats.stream + " (created " +
-                                               std::to_string(b.stream_created) + " ns) as " +
-                                               _config.consumer);
+                                               utc_text(b.stream_created) + ") as " + _config.consumer);
                     last_problem.clear();
                     backoff = std::chrono::milliseconds(100);
                 }
@@ -408,14 +408,12 @@ private:
     }
 
     std::string summary() const {
-        return std::to_string(_stats.appended) + " appended, " +
-               std::to_string(_stats.duplicates) + " duplicates, " +
-               std::to_string(_stats.undecodable) + " undecodable, " +
-               std::to_string(_stats.batches) + " batches; time in fetch " +
-               std::to_string(_stats.fetch_us / 1000) + " ms, decode " +
-               std::to_string(_stats.decode_us / 1000) + " ms, append " +
-               std::to_string(_stats.append_us / 1000) + " ms, ack " +
-               std::to_string(_stats.ack_us / 1000) + " ms";
+        return thousands(static_cast<int64_t>(_stats.appended)) + " appended, " +
+               thousands(static_cast<int64_t>(_stats.duplicates)) + " duplicates, " +
+               thousands(static_cast<int64_t>(_stats.undecodable)) + " undecodable, " +
+               thousands(static_cast<int64_t>(_stats.batches)) + " batches; time in fetch " +
+               seconds_text(_stats.fetch_us / 1e6) + ", decode " + seconds_text(_stats.decode_us / 1e6) +
+               ", append " + seconds_text(_stats.append_us / 1e6) + ", ack " + seconds_text(_stats.ack_us / 1e6);
     }
 
     const ingest_config& _config;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "stchat/common/log.h"
+#include "stchat/common/number_text.h"
 #include "stchat/common/shutdown.h"
 #include "stchat/eventstore/sql_session.h"
 
@@ -16,14 +17,6 @@ constexpr const char* k_component = "rebuild";
 using steady = std::chrono::steady_clock;
 
 
-std::string thousands(int64_t n) {
-    std::string s = std::to_string(n), out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (i > 0 && (s.size() - i) % 3 == 0) out.push_back(',');
-        out.push_back(s[i]);
-    }
-    return out;
-}
 
 // "[#########...........]  450,000 / 1,000,000 events  230,000 ev/s  ETA 0:02" on a terminal
 // (redrawn in place), or the same as a plain line every 5 s when stderr is a file or a pipe.
@@ -114,9 +107,11 @@ rebuild_result rebuild(const rebuild_config& config) {
                 if (phase == 0) sql->exec("SELECT rebuild_index($1)", {table});
             }
             auto r = sql->exec("SELECT checkpoint_position, rows_in_table FROM rebuild_swap($1)", {table});
+            result.rows.emplace_back(table, std::stoll(*r.at(0).at(1)));
+            result.log_events = std::stoll(*r.at(0).at(0));
             bar.end();
             log::info(k_component, table + ": swapped in, " + thousands(std::stoll(*r.at(0).at(1))) +
-                                       " rows, checkpoint " + *r.at(0).at(0));
+                                       " rows, checkpoint " + thousands(std::stoll(*r.at(0).at(0))));
         } catch (...) {
             abandon();
             throw;
