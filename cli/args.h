@@ -1,5 +1,6 @@
 #pragma once
 // A small command-line parser: --name value, --name=value, --flag, and positionals.
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -78,9 +79,10 @@ public:
         if (!v) return fallback;
         char* end = nullptr;
         double x = std::strtod(v->c_str(), &end);
-        if (v->empty() || *end || !(x >= min)) {
-            throw usage_error("--" + name + " must be a number >= " + std::to_string(min) +
-                              ", not '" + *v + "'");
+        if (v->empty() || *end || !(x >= min) || x > 1e12) {
+            char shown[32];
+            std::snprintf(shown, sizeof shown, "%g", min);  // 0.1, not 0.100000
+            throw usage_error("--" + name + " must be a number >= " + shown + ", not '" + *v + "'");
         }
         return x;
     }

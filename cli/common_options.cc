@@ -10,25 +10,37 @@
 
 namespace stchat::cli {
 
-const char* const k_common_help = R"(Connections:
-  --database URI     Postgres, e.g. postgresql://stchat@127.0.0.1:15432/stchat
-                     (default: libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)
-  --log-level LEVEL  debug | info | warn | error (default info)
-)";
-const char* const k_nats_help = R"(  --nats URLS        NATS server(s), comma-separated (default: $NATS_URL or nats://127.0.0.1:4222)
-  --stream NAME      JetStream stream capturing the feeds (default STCHAT_FEEDS)
-  --sport-subject S  subject of the sport feed (default sport_event)
-  --execution-subject S  subject of the execution feed (default execution)
-  --replicas N       stream replicas when st-chat creates the stream: 1, or 3 on a cluster
-)";
+const char* const k_log_level_help = "  --log-level LEVEL  debug | info | warn | error (default info)\n";
 
-const std::set<std::string> k_base_options = {"database", "log-level"};
-const std::set<std::string> k_nats_options = {"nats", "stream", "sport-subject",
-                                              "execution-subject", "replicas"};
+std::string connections_help(unsigned which) {
+    std::string out = "Connections:\n";
+    if (which & conn_database) {
+        out += "  --database URI     Postgres, e.g. postgresql://stchat@127.0.0.1:15432/stchat\n"
+               "                     (default: $STCHAT_DATABASE, libpq's PGHOST ..., .stchat/connection)\n";
+    }
+    if (which & conn_nats) {
+        out += "  --nats URLS        NATS server(s), comma-separated\n"
+               "                     (default: $NATS_URL, .stchat/connection, nats://127.0.0.1:4222)\n";
+    }
+    if (which & conn_feed_stream) {
+        out += "  --stream NAME      JetStream stream capturing the feeds (default STCHAT_FEEDS)\n"
+               "  --sport-subject S  subject of the sport feed (default sport_event)\n"
+               "  --execution-subject S  subject of the execution feed (default execution)\n";
+    }
+    if (which & conn_replicas) {
+        out += "  --replicas N       stream replicas when st-chat creates the stream: 1, or 3 on a cluster\n";
+    }
+    if (which == 0) out += "  (none)\n";
+    return out + "\nCommand options:\n" + k_log_level_help;
+}
 
-std::set<std::string> merged(std::initializer_list<std::set<std::string>> sets) {
-    std::set<std::string> out;
-    for (const auto& s : sets) out.insert(s.begin(), s.end());
+std::set<std::string> options_for(unsigned which, std::initializer_list<std::string> own) {
+    std::set<std::string> out(own);
+    out.insert("log-level");
+    if (which & conn_database) out.insert("database");
+    if (which & conn_nats) out.insert("nats");
+    if (which & conn_feed_stream) out.insert({"stream", "sport-subject", "execution-subject"});
+    if (which & conn_replicas) out.insert("replicas");
     return out;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // What every subcommand shares: the connection options, their help text, and turning them into
 // configs. A subcommand lives in a file of its own (cli/<name>_command.cc, rpk's shape) and
-// uses these; main.cc only dispatches.
+// uses these; commands.cc lists the subcommands, main.cc only dispatches.
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -16,13 +16,20 @@
 
 namespace stchat::cli {
 
-extern const char* const k_common_help;   // "Connections:" --database, --log-level
-extern const char* const k_nats_help;     // --nats, --stream, subjects, --replicas
+// The connection options a command takes: only those are accepted and shown in its --help.
+enum connection_option : unsigned {
+    conn_database = 1,     // --database
+    conn_nats = 2,         // --nats
+    conn_feed_stream = 4,  // --stream, --sport-subject, --execution-subject (the feeds' stream)
+    conn_replicas = 8,     // --replicas (when the command may create the feeds' stream)
+};
+// "Connections:" with those options, then "Command options:" and --log-level; the command adds
+// its own options, then "Examples:".
+std::string connections_help(unsigned which);
+// The options `args` accepts: the connection options named, --log-level and `own`.
+std::set<std::string> options_for(unsigned which, std::initializer_list<std::string> own);
+extern const char* const k_log_level_help;
 extern const char* const k_metrics_help;  // --metrics-port
-extern const std::set<std::string> k_base_options;
-extern const std::set<std::string> k_nats_options;
-
-std::set<std::string> merged(std::initializer_list<std::set<std::string>> sets);
 // Applies --log-level (throws usage_error for a bad one).
 void apply_base(const args& a);
 // Where to connect, the first that applies:
@@ -46,8 +53,5 @@ ingest::stream_config nats_of(const args& a);
 std::unique_ptr<http_endpoint> metrics_endpoint(const args& a, const metrics::registry& reg,
                                                 const metrics::health_state& health);
 
-// The subcommands that live in files of their own: (argc, argv) as main received them.
-int cmd_compact(int argc, char** argv);
-int cmd_outbox(int argc, char** argv);
 
 }  // namespace stchat::cli

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "commands.h"
 #include "common_options.h"
 #include "stchat/common/number_text.h"
 #include "stchat/ops/compact.h"
@@ -23,9 +24,7 @@ Exit codes: 0 done, 1 database error, 2 bad arguments.
 
 )";
 
-const char* k_options_help = R"(
-Command options:
-  --dry-run          print what would be retired; change nothing
+const char* k_options_help = R"(  --dry-run          print what would be retired; change nothing
   --keep DURATION    never touch keys of events recorded within DURATION (default 1h;
                      e.g. 30m, 12h, 2d, 0 for none)
   --chat-days N      retention of chat keys, in days (default 7)
@@ -56,10 +55,10 @@ std::chrono::seconds parse_duration(const std::string& text) {
 }  // namespace
 
 int cmd_compact(int argc, char** argv) {
-    args a(argc, argv, 2, {"dry-run"}, merged({k_base_options, {"keep", "chat-days"}}));
+    args a(argc, argv, 2, {"dry-run"}, options_for(conn_database, {"keep", "chat-days"}));
     a.expect_positional(0, 0);
     if (a.help()) {
-        std::cout << k_help << k_common_help << k_options_help;
+        std::cout << k_help << connections_help(conn_database) << k_options_help;
         return 0;
     }
     apply_base(a);

@@ -2,6 +2,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "commands.h"
 #include "common_options.h"
 #include "stchat/common/shutdown.h"
 #include "stchat/eventstore/heartbeat.h"
@@ -21,10 +22,7 @@ Progress is the checkpoint 'outbox:<stream>' (stchat status). SIGINT/SIGTERM: st
 
 )";
 
-const char* k_options_help = R"(
-Command options:
-  --nats URLS        NATS server(s), comma-separated (default: $NATS_URL or nats://127.0.0.1:4222)
-  --stream NAME      JetStream stream to publish to (default STCHAT_OUTBOX; one outbox each)
+const char* k_options_help = R"(  --stream NAME      JetStream stream to publish to (default STCHAT_OUTBOX; one outbox each)
   --streams LIST     log streams to publish, comma-separated, * as a wildcard
                      (default: all; e.g. 'room.*,feed.execution')
   --subject-prefix P subjects P.<stream> (default stchat)
@@ -52,10 +50,10 @@ std::vector<std::string> split_list(const std::string& text) {
 
 int cmd_outbox(int argc, char** argv) {
     args a(argc, argv, 2, {},
-           merged({k_base_options, {"nats", "stream", "streams", "subject-prefix", "replicas", "batch", "metrics-port"}}));
+           options_for(conn_database | conn_nats, {"stream", "streams", "subject-prefix", "replicas", "batch", "metrics-port"}));
     a.expect_positional(0, 0);
     if (a.help()) {
-        std::cout << k_help << k_common_help << k_options_help << k_metrics_help
+        std::cout << k_help << connections_help(conn_database | conn_nats) << k_options_help << k_metrics_help
                   << "\nExamples:\n  stchat outbox\n  stchat outbox --streams 'room.*'\n"
                      "  nats sub 'stchat.room.>'     # what another service sees\n";
         return 0;

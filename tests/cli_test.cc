@@ -146,3 +146,25 @@ BOOST_AUTO_TEST_CASE(a_rebuild_reports_rows_per_table_and_the_log_once) {
                    std::string::npos,
                r.output);
 }
+
+BOOST_AUTO_TEST_CASE(help_shows_only_the_options_that_apply_grouped) {
+    temp_dir dir;
+    auto feed = run_in(dir.path(), {"feed", "--help"});
+    BOOST_TEST(feed.status == 0);
+    BOOST_TEST(feed.output.find("--database") == std::string::npos, "feed uses no database\n" << feed.output);
+    BOOST_TEST(feed.output.find("Connections:") < feed.output.find("Command options:"), feed.output);
+    BOOST_TEST(feed.output.find("Command options:") < feed.output.find("Examples:"), feed.output);
+    auto status = run_in(dir.path(), {"status", "--help"});
+    BOOST_TEST(status.output.find("--replicas") == std::string::npos, "status creates no stream\n" << status.output);
+    auto refused = run_in(dir.path(), {"feed", "sport_event", "--database", "x"});
+    BOOST_TEST(refused.status == 2);
+    BOOST_TEST(refused.output.find("unknown option --database") != std::string::npos, refused.output);
+    auto number = run_in(dir.path(), {"ingest", "--stall-after", "0"});
+    BOOST_TEST(number.status == 2);
+    BOOST_TEST(number.output.find(">= 0.1, not '0'") != std::string::npos, number.output);
+    auto top = run_in(dir.path(), {"--help"});
+    for (const char* c : {"migrate", "ingest", "project", "feed", "chat", "status", "replay", "rebuild", "reconcile", "compact",
+                          "outbox", "bench"}) {
+        BOOST_TEST(top.output.find(std::string("\n  ") + c + " ") != std::string::npos, "the top-level help lists " << c);
+    }
+}
