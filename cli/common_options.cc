@@ -1,6 +1,7 @@
 #include "common_options.h"
 
 #include "stchat/common/log.h"
+#include "stchat/common/shutdown.h"
 
 #include <unistd.h>
 
@@ -132,5 +133,15 @@ ingest::stream_config nats_of(const args& a) {
     c.replicas = static_cast<int>(a.integer("replicas", 1, 1, 5));
     return c;
 }
+
+service_runtime::service_runtime(const args& a, const eventstore::store_config& store, const char* kind) {
+    install_shutdown_handlers();
+    _endpoint = metrics_endpoint(a, metrics, health);
+    _heartbeat = std::make_unique<eventstore::heartbeat>(eventstore::heartbeat_config{
+        store, kind, static_cast<uint16_t>(a.integer("metrics-port", 0, 0, 65535)), [] { return std::string(); },
+        [this] { return health.problems(); }});
+}
+
+service_runtime::~service_runtime() = default;
 
 }  // namespace stchat::cli

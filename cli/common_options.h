@@ -11,6 +11,7 @@
 #include "args.h"
 #include "stchat/common/http_endpoint.h"
 #include "stchat/common/metrics.h"
+#include "stchat/eventstore/heartbeat.h"
 #include "stchat/eventstore/store_config.h"
 #include "stchat/ingest/ingest.h"
 
@@ -52,6 +53,26 @@ ingest::stream_config nats_of(const args& a);
 // /healthz answers 503 with the reason while `health` holds a problem (NATS or Postgres away).
 std::unique_ptr<http_endpoint> metrics_endpoint(const args& a, const metrics::registry& reg,
                                                 const metrics::health_state& health);
+
+// What every long-running subcommand (ingest, project, outbox) sets up, in one place: SIGINT and
+// SIGTERM handling, GET /metrics and /healthz on --metrics-port, and its heartbeat row in
+// service_heartbeat (`stchat status`), which reports the same health as /healthz. Not copyable;
+// lives for the command's run.
+// Example: service_runtime rt(a, c.store, "outbox"); c.metrics = &rt.metrics; c.health = &rt.health;
+class service_runtime {
+public:
+    service_runtime(const args& a, const eventstore::store_config& store, const char* kind);
+    ~service_runtime();
+    service_runtime(const service_runtime&) = delete;
+    service_runtime& operator=(const service_runtime&) = delete;
+
+    metrics::registry metrics;
+    metrics::health_state health;
+
+private:
+    std::unique_ptr<http_endpoint> _endpoint;
+    std::unique_ptr<eventstore::heartbeat> _heartbeat;
+};
 
 
 }  // namespace stchat::cli

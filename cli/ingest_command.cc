@@ -38,14 +38,9 @@ int cmd_ingest(int argc, char** argv) {
     c.batch_size = static_cast<int>(a.integer("batch", c.batch_size, 1, 100000));
     c.ack_wait = std::chrono::milliseconds(a.integer("ack-wait-ms", c.ack_wait.count(), 100, 3600000));
     c.stall_after = std::chrono::milliseconds(static_cast<int64_t>(a.number("stall-after", 15, 0.1) * 1000));
-    install_shutdown_handlers();
-    metrics::registry reg;
-    metrics::health_state health;
-    auto endpoint = metrics_endpoint(a, reg, health);
-    c.metrics = &reg;
-    c.health = &health;
-    eventstore::heartbeat beat({c.store, "ingest", static_cast<uint16_t>(a.integer("metrics-port", 0, 0, 65535)),
-                                [] { return std::string(); }, [&health] { return health.problems(); }});
+    service_runtime runtime(a, c.store, "ingest");
+    c.metrics = &runtime.metrics;
+    c.health = &runtime.health;
     ingest::run_ingest(c);
     return 0;
 }

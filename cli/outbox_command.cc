@@ -67,14 +67,9 @@ int cmd_outbox(int argc, char** argv) {
     c.subject_prefix = a.get_or("subject-prefix", c.subject_prefix);
     c.replicas = static_cast<int>(a.integer("replicas", 1, 1, 5));
     c.batch = static_cast<int>(a.integer("batch", c.batch, 1, 100000));
-    install_shutdown_handlers();
-    metrics::registry reg;
-    metrics::health_state health;
-    auto endpoint = metrics_endpoint(a, reg, health);
-    c.metrics = &reg;
-    c.health = &health;
-    eventstore::heartbeat beat({c.store, "outbox", static_cast<uint16_t>(a.integer("metrics-port", 0, 0, 65535)),
-                                [] { return std::string(); }, [&health] { return health.problems(); }});
+    service_runtime runtime(a, c.store, "outbox");
+    c.metrics = &runtime.metrics;
+    c.health = &runtime.health;
     ingest::run_outbox(c);
     return 0;
 }

@@ -42,14 +42,9 @@ int cmd_project(int argc, char** argv) {
         }
         c.projectors = {*only};
     }
-    install_shutdown_handlers();
-    metrics::registry reg;
-    metrics::health_state health;
-    auto endpoint = metrics_endpoint(a, reg, health);
-    c.metrics = &reg;
-    c.health = &health;
-    eventstore::heartbeat beat({c.store, "project", static_cast<uint16_t>(a.integer("metrics-port", 0, 0, 65535)),
-                                [] { return std::string(); }, [&health] { return health.problems(); }});
+    service_runtime runtime(a, c.store, "project");
+    c.metrics = &runtime.metrics;
+    c.health = &runtime.health;
     projections::run_projectors(c);
     return 0;
 }
