@@ -79,6 +79,9 @@ BOOST_AUTO_TEST_CASE(commands_typed_without_connection_options_use_what_run_sh_r
     BOOST_TEST(given.status == 0, given.output);
     auto recorded_bad = run_in(other.path(), {"replay", "--from", "1"});
     BOOST_TEST(recorded_bad.status == 1, "the recorded (unreachable) database was used\n" << recorded_bad.output);
+    BOOST_TEST(recorded_bad.output.find("cannot connect to Postgres: connection to server at \"127.0.0.1\", port 1 failed") !=
+                   std::string::npos,
+               "what failed to connect where (not \"connection lost\")\n" << recorded_bad.output);
 }
 
 BOOST_AUTO_TEST_CASE(a_wrong_argument_is_named_not_answered_with_the_whole_help) {

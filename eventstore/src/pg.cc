@@ -75,7 +75,17 @@ namespace stchat::eventstore::pg {
 
 std::unique_ptr<pqxx::connection> connect(const store_config& config) {
     std::string conninfo = libpq_conninfo(config);
-    return translate([&] { return std::make_unique<pqxx::connection>(conninfo); });
+    try {
+        return std::make_unique<pqxx::connection>(conninfo);
+    } catch (const pqxx::broken_connection& e) {
+        // Never opened, so not "lost": say so, with libpq's own words (which name host and port).
+        std::string why = e.what();
+        while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+        for (size_t nl; (nl = why.find("\n\t")) != std::string::npos;) why.replace(nl, 2, " ");
+        throw store_error(failure::transient, "cannot connect to Postgres: " + why);
+    } catch (const std::exception& e) {
+        throw to_store_error(e);
+    }
 }
 
 store_error to_store_error(const std::exception& e) {
