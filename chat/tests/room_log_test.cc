@@ -120,5 +120,7 @@ BOOST_AUTO_TEST_CASE(the_projector_builds_chat_log_with_join_message_and_exit) {
                          " AND room = 'lobby'") == 1);
     BOOST_TEST(db.scalar("SELECT seq FROM chat_log WHERE action = 'message' AND message = 'hi'") == 2);
     BOOST_TEST(db.scalar("SELECT seq FROM chat_log WHERE action = 'exit'") == 3);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM chat_log WHERE uid = '" + alice.uid + "'") == 3,
+               "every row carries its author's uid");
     BOOST_TEST(db.scalar("SELECT count(*) FROM event") == 0, "chat events are not sport events");
 }
