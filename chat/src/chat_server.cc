@@ -383,6 +383,7 @@ private:
         case request::kind::join: return on_join(h, s, r);
         case request::kind::send: return on_send(h, s, r);
         case request::kind::leave: return on_leave(h, s, r);
+        case request::kind::history: return on_history(h, s, r);
         }
     }
 
@@ -529,6 +530,36 @@ private:
         leave_room(h, s, r.room);
         s.rooms.erase(r.room);
         send_text(h, left_frame(r.room));
+    }
+
+    // Older events of a joined room, paged from the database on the reader thread: the events
+    // with seq in [before - limit, before - 1] (seqs are gap-free), marked history, then
+    // history_end. The live stream and its order are untouched.
+    void on_history(hdl_t h, session& s, request& r) {
+        if (!s.rooms.count(r.room)) return error(h, "not_joined", "join the room first", "history", r.room);
+        if (!take_action(h, s, "history", r.room)) return;
+        auto& io = _server.get_io_service();
+        _reader.post([this, h, room = r.room, before = r.before, limit = r.limit, &io](room_log& rooms) {
+            std::vector<room_event> page;
+            int64_t upto = 0;
+            bool failed = false;
+            try {
+                upto = before ? *before : rooms.head(room) + 1;
+                int64_t after = std::max<int64_t>(0, upto - 1 - limit);
+                page = rooms.read(room, after, static_cast<int>(std::max<int64_t>(0, upto - 1 - after)));
+            } catch (const std::exception& e) {
+                failed = true;
+                log::warn(k_component, std::string("history failed: ") + e.what());
+            }
+            asio::post(io, [this, h, room, upto, failed, page = std::move(page)] {
+                if (!_sessions.count(h)) return;
+                if (failed) return error(h, "unavailable", "history could not be read; try again", "history", room);
+                for (const auto& e : page) {
+                    if (e.seq < upto) send_text(h, event_frame(e, true));
+                }
+                send_text(h, history_end_frame(room, upto, page.empty() ? upto : std::min(upto, page.front().seq)));
+            });
+        });
     }
 
     // The original protocol: {"message": "..."} to lobby. Same limits as v1; what is refused is

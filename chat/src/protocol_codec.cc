@@ -1,5 +1,7 @@
 #include "protocol_codec.h"
 
+#include <algorithm>
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -137,6 +139,27 @@ decoded decode_leave(const rapidjson::Value& d) {
     return {r, {}};
 }
 
+decoded decode_history(const rapidjson::Value& d) {
+    request r;
+    r.type = request::kind::history;
+    if (auto refused = take_room(d, r, "history")) return *refused;
+    auto before = d.FindMember("before");
+    if (before != d.MemberEnd()) {
+        if (!before->value.IsInt64() || before->value.GetInt64() < 1) {
+            return fail("bad_frame", "'before' must be an integer >= 1", "history");
+        }
+        r.before = before->value.GetInt64();
+    }
+    auto limit = d.FindMember("limit");
+    if (limit != d.MemberEnd()) {
+        if (!limit->value.IsInt64() || limit->value.GetInt64() < 1) {
+            return fail("bad_frame", "'limit' must be an integer >= 1", "history");
+        }
+        r.limit = static_cast<int>(std::min<int64_t>(limit->value.GetInt64(), k_history_max));
+    }
+    return {r, {}};
+}
+
 }  // namespace
 
 bool nested_deeper_than(std::string_view json, size_t max_depth) {
@@ -171,6 +194,7 @@ decoded decode_v1(std::string_view payload, const codec_limits& limits) {
     if (*type == "join") return decode_join(d, limits);
     if (*type == "send") return decode_send(d, limits);
     if (*type == "leave") return decode_leave(d);
+    if (*type == "history") return decode_history(d);
     // Echo the type only when it is safe to put in a frame.
     std::string shown = type->size() <= 64 && !text_problem(*type) ? *type : "";
     return fail("unknown_type", "unknown type '" + shown + "'", shown);
@@ -253,13 +277,17 @@ std::string error_frame(std::string_view code, std::string_view message, std::st
     });
 }
 
-std::string event_frame(const room_event& e) {
+std::string event_frame(const room_event& e, bool history) {
     return json_of([&](writer_t& w) {
         put(w, "type", "event");
         put(w, "room", e.room);
         w.Key("seq");
         w.Int64(e.seq);
         put(w, "kind", e.kind);
+        if (history) {
+            w.Key("history");
+            w.Bool(true);
+        }
         if (!e.data_json.empty()) {
             w.Key("data");
             w.RawValue(e.data_json.data(), e.data_json.size(), rapidjson::kObjectType);
@@ -273,6 +301,17 @@ std::string event_frame(const room_event& e) {
             put(w, "text", e.text);
         }
         put(w, "ts", iso_time(e.ts_us));
+    });
+}
+
+std::string history_end_frame(const std::string& room, int64_t before, int64_t first) {
+    return json_of([&](writer_t& w) {
+        put(w, "type", "history_end");
+        put(w, "room", room);
+        w.Key("before");
+        w.Int64(before);
+        w.Key("first");
+        w.Int64(first);
     });
 }
 

@@ -12,6 +12,8 @@
 //   decode_v1(R"({"type":"send","room":"lobby","id":"m-1","text":"x\udc00"})", limits)
 //     -> frame_error{"bad_frame", "text must be valid UTF-8 without surrogates", ref "m-1"}
 //   decode_v1("[[[[ ... 1,000,000 deep", limits) -> frame_error{"bad_json", ...}  (no recursion)
+//   decode_v1(R"({"type":"history","room":"lobby","before":251,"limit":500})", limits)
+//     -> request{kind history, room "lobby", before 251, limit 200}  (capped at k_history_max)
 //
 // Thread-safety: pure functions.
 #include <cstddef>
@@ -32,7 +34,7 @@ struct codec_limits {
 };
 
 struct request {
-    enum class kind { hello, join, send, leave };
+    enum class kind { hello, join, send, leave, history };
     kind type = kind::hello;
     // hello: at most one of name / token (neither: a generated name)
     std::optional<std::string> name;  // trimmed, checked by name_problem
@@ -45,7 +47,12 @@ struct request {
     // send
     std::string id;
     std::string text;
+    // history: the events with seq < before (none: the room's head + 1), at most `limit`
+    std::optional<int64_t> before;
+    int limit = 50;
 };
+
+constexpr int k_history_max = 200;  // events per history request
 
 struct frame_error {
     std::string code;  // bad_json, bad_frame, unknown_type, bad_name, bad_room, read_only, too_large
@@ -75,7 +82,11 @@ std::string ack_frame(const std::string& room, const std::string& id, int64_t se
 // retry_after_ms < 0: none; room: the room a join or leave was refused for ("": none)
 std::string error_frame(std::string_view code, std::string_view message, std::string_view ref,
                         int retry_after_ms = -1, std::string_view room = {});
-std::string event_frame(const room_event& e);
+// history: true marks an event sent in answer to a history request, not the live stream, so a
+// client keeps its "last seq seen" (for since) from live events only.
+std::string event_frame(const room_event& e, bool history = false);
+// Ends a history answer: `first` is the lowest seq sent (before, if none); first <= 1: the start.
+std::string history_end_frame(const std::string& room, int64_t before, int64_t first);
 // The original st-chat's frames: {"action": "message", "message": "<Name> joined chat."}
 std::string legacy_event_frame(const room_event& e);
 // What a legacy client gets when its message was not stored: {"action": "error", "message": ...}

@@ -145,6 +145,22 @@ std::string masked_text_frame(const std::string& text) {
 
 }  // namespace
 
+namespace {
+// The frames up to and including the next history_end, parsed.
+std::vector<rapidjson::Document> history_answer(ws_client& c) {
+    std::vector<rapidjson::Document> out;
+    for (;;) {
+        rapidjson::Document d;
+        d.Parse(c.next().c_str());
+        BOOST_REQUIRE(d.IsObject());
+        bool end = std::string(d["type"].GetString()) == "history_end";
+        out.push_back(std::move(d));
+        if (end) return out;
+    }
+}
+}  // namespace
+
+
 BOOST_FIXTURE_TEST_SUITE(chat, chat_fixture)
 
 BOOST_AUTO_TEST_CASE(a_client_without_subprotocol_gets_the_original_joined_line) {
@@ -578,6 +594,70 @@ BOOST_AUTO_TEST_CASE(a_reader_that_stops_reading_is_closed_and_never_stalls_its_
 BOOST_AUTO_TEST_CASE(the_server_exits_zero_on_sigterm) {
     server.kill(SIGTERM);
     BOOST_TEST(server.wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(history_pages_back_through_a_room_apart_from_the_live_stream) {
+    // 250 messages already in the room, written the way the chat writes them.
+    {
+        auto log = stchat::eventstore::make_event_log(db.store());
+        std::vector<stchat::eventstore::new_event> batch;
+        for (int i = 1; i <= 250; ++i) {
+            stchat::eventstore::new_event e;
+            e.source = "chat:u-old";
+            e.message_id = "h-" + std::to_string(i);
+            e.stream = "room.hist";
+            e.type = "chat.message";
+            e.data_json = R"({"room":"hist","user":"old","uid":"u-old","id":"h-)" + std::to_string(i) +
+                          R"(","text":"message )" + std::to_string(i) + "\"}";
+            batch.push_back(e);
+        }
+        log->append_batch(batch);
+    }
+    auto c = v1("reader");
+    c->send(R"({"type":"history","room":"hist","before":10})");
+    auto refused = c->next_of("error");
+    BOOST_TEST(str(refused, "code") == "not_joined", "history needs a join first");
+    c->send(R"({"type":"join","room":"hist","since":250})");
+    c->next_of("joined");
+    auto own_join = c->next_of("event");
+    BOOST_TEST(num(own_join, "seq") == 251, "the live stream: the reader's own join");
+
+    c->send(R"({"type":"history","room":"hist","before":251,"limit":500})");
+    auto page = history_answer(*c);
+    BOOST_TEST_REQUIRE(page.size() == 201u, "at most 200 events, then history_end; got " << page.size());
+    for (size_t i = 0; i < 200; ++i) {
+        BOOST_TEST(str(page[i], "type") == "event");
+        BOOST_TEST(num(page[i], "seq") == static_cast<int64_t>(51 + i), "in order, no gap");
+        BOOST_TEST(page[i]["history"].GetBool(), "marked as history, not live");
+    }
+    BOOST_TEST(str(page[0], "text") == "message 51");
+    BOOST_TEST(num(page[200], "before") == 251);
+    BOOST_TEST(num(page[200], "first") == 51);
+
+    c->send(R"({"type":"history","room":"hist","before":51})");
+    auto rest = history_answer(*c);
+    BOOST_TEST_REQUIRE(rest.size() == 51u, "the default limit is 50: seqs 1..50");
+    BOOST_TEST(num(rest.front(), "seq") == 1);
+    BOOST_TEST(num(rest[49], "seq") == 50);
+    BOOST_TEST(num(rest.back(), "first") == 1, "first = 1: the start of the room");
+
+    // Live events keep coming as before, unmarked, after the history.
+    auto other = v1("writer");
+    other->send(R"({"type":"join","room":"hist","since":251})");
+    other->next_of("joined");
+    other->send(R"({"type":"send","room":"hist","id":"w-1","text":"live"})");
+    other->next_of("ack");
+    for (;;) {
+        auto ev = c->next_of("event");
+        BOOST_TEST(!ev.HasMember("history"), "a live event is not marked history");
+        if (str(ev, "kind") == "message") {
+            BOOST_TEST(str(ev, "text") == "live");
+            BOOST_TEST(num(ev, "seq") == 253);
+            break;
+        }
+    }
+    c->send(R"({"type":"history","room":"hist","before":0})");
+    BOOST_TEST(str(c->next_of("error"), "code") == "bad_frame", "before must be >= 1");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
