@@ -274,12 +274,19 @@ private:
             return respond(websocketpp::http::status_code::ok, "text/plain; version=0.0.4; charset=utf-8",
                            _metrics.reg.render());
         }
-        if ((path == "/" || path == "/index.html") && !_config.web_root.empty()) {
-            std::ifstream in(_config.web_root + "/index.html");
+        // The web client and its client module: a fixed list of files, never a path from the request.
+        static const std::pair<const char*, std::pair<const char*, const char*>> k_files[] = {
+            {"/", {"index.html", "text/html; charset=utf-8"}},
+            {"/index.html", {"index.html", "text/html; charset=utf-8"}},
+            {"/stchat-client.js", {"stchat-client.js", "text/javascript; charset=utf-8"}},
+        };
+        for (const auto& [route, file] : k_files) {
+            if (path != route || _config.web_root.empty()) continue;
+            std::ifstream in(_config.web_root + "/" + file.first);
             if (in) {
                 std::stringstream ss;
                 ss << in.rdbuf();
-                return respond(websocketpp::http::status_code::ok, "text/html; charset=utf-8", ss.str());
+                return respond(websocketpp::http::status_code::ok, file.second, ss.str());
             }
         }
         respond(websocketpp::http::status_code::not_found, text, "not found\n");

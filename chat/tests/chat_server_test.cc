@@ -660,4 +660,11 @@ BOOST_AUTO_TEST_CASE(history_pages_back_through_a_room_apart_from_the_live_strea
     BOOST_TEST(str(c->next_of("error"), "code") == "bad_frame", "before must be >= 1");
 }
 
+BOOST_AUTO_TEST_CASE(the_client_module_is_served_and_no_other_path_is) {
+    std::string js = http_get(port, "/stchat-client.js");
+    BOOST_TEST(js.find("export class StchatClient") != std::string::npos, "GET /stchat-client.js: " << js.substr(0, 200));
+    BOOST_TEST(http_get(port, "/../CMakeLists.txt").find("not found") != std::string::npos, "no path from the request is opened");
+    BOOST_TEST(http_get(port, "/web/stchat-client.js").find("not found") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the browser tests: a scratch database on the test Postgres, a `stchat chat` on a free port,
-# then node's test runner. Called by CTest (see tests/CMakeLists.txt) with the stchat path.
+# Runs the browser tests and the client module's Node test: a scratch database on the test
+# Postgres, a `stchat chat` on a free port (the client test starts and kills its own), then node's
+# test runner. Called by CTest (see tests/CMakeLists.txt) with the stchat path.
 set -euo pipefail
 stchat=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,5 +25,6 @@ for _ in $(seq 1 200); do
     sleep 0.05
 done
 cd "$here"
-[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund >/dev/null
-STCHAT_CHAT_URL="http://127.0.0.1:$port/" node --test chat.test.mjs
+[ -d node_modules/playwright-core ] && [ -d node_modules/ws ] || npm ci --no-audit --no-fund >/dev/null
+STCHAT_CHAT_URL="http://127.0.0.1:$port/" STCHAT_BIN="$stchat" STCHAT_DB="$base/$db" \
+    node --test chat.test.mjs client.test.mjs

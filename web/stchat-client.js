@@ -1,0 +1,238 @@
+// stchat-client.js: a client of the stchat.v1 protocol (docs/protocol.md) that keeps its promises
+// across dropped connections and server restarts. An ES module without dependencies: served by
+// `stchat chat` at /stchat-client.js for browsers; from Node 18+, pass a WebSocket implementation.
+//
+//   import { StchatClient } from "./stchat-client.js";
+//   const c = new StchatClient({ url: "ws://localhost:8888", name: "eve", storage: localStorage });
+//   c.on("event", (e) => show(e));          // each event once, in seq order per room
+//   await c.connect();                      // resolves at "welcome" (a stored token keeps the uid)
+//   await c.join("lobby");                  // resolves at "joined"; after a reconnect: since = last seq
+//   const ack = await c.send("lobby", "hi"); // resolves once stored: {room, id, seq, duplicate}
+//   const older = await c.history("lobby", { before: 40, limit: 50 });  // {events, first}
+//
+// What it keeps in `storage` (getItem/setItem, e.g. localStorage): the token and name, the rooms
+// with the last seq seen in each, and the outbox of unacknowledged sends with their ids. After a
+// reconnect (backoff with jitter) it says hello with the token, joins every room with `since`,
+// and sends the outbox again with the same ids: the server stores each once.
+// Errors per send: the promise rejects with an Error whose `code` is the server's (too_large,
+// read_only, bad_frame, not_joined …) and the send leaves the outbox; rate_limited is retried
+// after the server's retry_after_ms.
+// Events emitted: "event" (e), "state" ("connecting" | "online" | "reconnecting" | "closed"),
+// "welcome" ({user, uid}), "error" (a frame of the server's not tied to a send).
+
+const SUBPROTOCOL = "stchat.v1";
+
+class MemoryStorage {
+  constructor() { this.items = new Map(); }
+  getItem(k) { return this.items.has(k) ? this.items.get(k) : null; }
+  setItem(k, v) { this.items.set(k, String(v)); }
+}
+
+function randomId() {
+  const c = globalThis.crypto;
+  if (c && c.randomUUID) return c.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+export class StchatClient {
+  constructor({ url, WebSocket: ws = globalThis.WebSocket, name, storage, prefix = "stchat.",
+                backoff = { min: 250, max: 5000 } } = {}) {
+    if (!url) throw new Error("StchatClient: url is required");
+    if (!ws) throw new Error("StchatClient: no WebSocket implementation (pass { WebSocket })");
+    this.url = url;
+    this.WebSocketImpl = ws;
+    this.storage = storage || new MemoryStorage();
+    this.prefix = prefix;
+    this.backoff = backoff;
+    this.handlers = new Map();
+    this.name = name || this.load("name", null);
+    this.token = this.load("token", null);
+    this.rooms = this.load("rooms", {});        // room -> last seq seen (live events only)
+    this.outbox = this.load("outbox", []);      // [{room, id, text}] unacknowledged, in send order
+    this.pending = new Map();                   // id -> {resolve, reject}
+    this.joins = new Map();                     // room -> [{resolve, reject}]
+    this.histories = new Map();                 // room -> [{resolve, reject, events}]
+    this.ws = null;
+    this.state = "closed";
+    this.closedByUser = false;
+    this.attempt = 0;
+    this.welcomeWaiters = [];
+  }
+
+  on(type, fn) {
+    if (!this.handlers.has(type)) this.handlers.set(type, []);
+    this.handlers.get(type).push(fn);
+    return () => this.handlers.set(type, this.handlers.get(type).filter((f) => f !== fn));
+  }
+
+  emit(type, value) { for (const fn of this.handlers.get(type) || []) fn(value); }
+  load(key, fallback) {
+    try {
+      const v = this.storage.getItem(this.prefix + key);
+      return v === null ? fallback : JSON.parse(v);
+    } catch { return fallback; }
+  }
+  save(key, value) { try { this.storage.setItem(this.prefix + key, JSON.stringify(value)); } catch { /* full */ } }
+  setState(s) { if (this.state !== s) { this.state = s; this.emit("state", s); } }
+
+  connect() {
+    this.closedByUser = false;
+    const welcomed = new Promise((resolve, reject) => this.welcomeWaiters.push({ resolve, reject }));
+    if (!this.ws) this.open();
+    return welcomed;
+  }
+
+  close() {
+    this.closedByUser = true;
+    clearTimeout(this.retryTimer);
+    if (this.ws) this.ws.close(1000);
+    this.setState("closed");
+  }
+
+  open() {
+    this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
+    const ws = new this.WebSocketImpl(this.url, SUBPROTOCOL);
+    this.ws = ws;
+    ws.onopen = () => {
+      const hello = this.token ? { type: "hello", token: this.token } : { type: "hello", name: this.name || undefined };
+      this.raw(hello);
+    };
+    ws.onmessage = (m) => {
+      let f;
+      try { f = JSON.parse(typeof m.data === "string" ? m.data : String(m.data)); } catch { return; }
+      this.frame(f);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      for (const list of this.joins.values()) for (const j of list) j.reject(Object.assign(new Error("disconnected"), { code: "disconnected" }));
+      this.joins.clear();
+      for (const list of this.histories.values()) for (const h of list) h.reject(Object.assign(new Error("disconnected"), { code: "disconnected" }));
+      this.histories.clear();
+      if (this.closedByUser) return this.setState("closed");
+      this.setState("reconnecting");
+      this.attempt += 1;
+      const cap = Math.min(this.backoff.max, this.backoff.min * 2 ** Math.min(this.attempt, 10));
+      this.retryTimer = setTimeout(() => this.open(), cap / 2 + Math.random() * cap / 2);  // jitter
+    };
+    ws.onerror = () => {};  // onclose follows
+  }
+
+  raw(obj) {
+    if (this.ws && this.ws.readyState === 1) { this.ws.send(JSON.stringify(obj)); return true; }
+    return false;
+  }
+
+  frame(f) {
+    switch (f.type) {
+      case "welcome": {
+        this.token = f.token; this.name = f.user; this.attempt = 0;
+        this.save("token", f.token); this.save("name", f.user);
+        this.setState("online");
+        this.emit("welcome", { user: f.user, uid: f.uid });
+        for (const w of this.welcomeWaiters.splice(0)) w.resolve({ user: f.user, uid: f.uid });
+        for (const room of Object.keys(this.rooms)) this.raw({ type: "join", room, since: this.rooms[room] });
+        return;
+      }
+      case "joined": {
+        if (!(f.room in this.rooms)) { this.rooms[f.room] = 0; this.save("rooms", this.rooms); }
+        for (const j of this.joins.get(f.room) || []) j.resolve(f);
+        this.joins.delete(f.room);
+        // What was not acknowledged before the cut goes again, same ids: stored once.
+        for (const s of this.outbox) if (s.room === f.room) this.raw({ type: "send", room: s.room, id: s.id, text: s.text });
+        return;
+      }
+      case "event": {
+        if (f.history) { const h = (this.histories.get(f.room) || [])[0]; if (h) h.events.push(f); return; }
+        const last = this.rooms[f.room] ?? 0;
+        if (f.seq <= last) return;  // already seen: never twice
+        this.rooms[f.room] = f.seq; this.save("rooms", this.rooms);
+        this.emit("event", f);
+        return;
+      }
+      case "history_end": {
+        const list = this.histories.get(f.room) || [];
+        const h = list.shift();
+        if (!list.length) this.histories.delete(f.room);
+        if (h) h.resolve({ events: h.events, first: f.first, before: f.before });
+        return;
+      }
+      case "ack": {
+        this.outbox = this.outbox.filter((s) => s.id !== f.id); this.save("outbox", this.outbox);
+        const p = this.pending.get(f.id);
+        if (p) { this.pending.delete(f.id); p.resolve({ room: f.room, id: f.id, seq: f.seq, duplicate: !!f.duplicate }); }
+        return;
+      }
+      case "left": return;
+      case "error": return this.error(f);
+      default: return;
+    }
+  }
+
+  error(f) {
+    const err = Object.assign(new Error(f.message || f.code), { code: f.code, retryAfterMs: f.retry_after_ms, room: f.room });
+    const send = this.outbox.find((s) => s.id === f.ref);
+    if (send) {
+      if (f.code === "rate_limited") {
+        setTimeout(() => this.raw({ type: "send", room: send.room, id: send.id, text: send.text }), f.retry_after_ms ?? 1000);
+        return;
+      }
+      if (f.code === "internal") return;  // the database failed: the next reconnect or retry sends it again
+      this.outbox = this.outbox.filter((s) => s.id !== f.ref); this.save("outbox", this.outbox);
+      const p = this.pending.get(f.ref);
+      if (p) { this.pending.delete(f.ref); p.reject(err); }
+      return;
+    }
+    if (f.room && (f.ref === "join" || f.ref === "history")) {
+      const map = f.ref === "join" ? this.joins : this.histories;
+      const list = map.get(f.room) || [];
+      const w = list.shift();
+      if (!list.length) map.delete(f.room);
+      if (f.ref === "join" && f.code !== "rate_limited") { delete this.rooms[f.room]; this.save("rooms", this.rooms); }
+      if (w) return w.reject(err);
+    }
+    if (f.code === "forbidden" && /token/.test(f.message || "")) {
+      this.token = null; this.save("token", null);  // say hello with the name next time
+    }
+    this.emit("error", err);
+  }
+
+  join(room, { key } = {}) {
+    return new Promise((resolve, reject) => {
+      if (!this.joins.has(room)) this.joins.set(room, []);
+      this.joins.get(room).push({ resolve, reject });
+      const frame = { type: "join", room };
+      if (room in this.rooms) frame.since = this.rooms[room];
+      if (key) frame.key = key;
+      if (!this.raw(frame)) reject(Object.assign(new Error("not connected"), { code: "disconnected" }));
+    });
+  }
+
+  leave(room) {
+    delete this.rooms[room]; this.save("rooms", this.rooms);
+    this.outbox = this.outbox.filter((s) => s.room !== room); this.save("outbox", this.outbox);
+    this.raw({ type: "leave", room });
+  }
+
+  // Resolves with the ack once stored, across reconnects; rejects with the server's error code.
+  send(room, text, id = randomId()) {
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.outbox.push({ room, id, text }); this.save("outbox", this.outbox);
+      this.raw({ type: "send", room, id, text });  // offline: sent after the next "joined"
+    });
+  }
+
+  // The unacknowledged sends (e.g. to show them as "sending…" after a reload).
+  unacknowledged() { return this.outbox.slice(); }
+
+  history(room, { before, limit = 50 } = {}) {
+    return new Promise((resolve, reject) => {
+      if (!this.histories.has(room)) this.histories.set(room, []);
+      this.histories.get(room).push({ resolve, reject, events: [] });
+      const frame = { type: "history", room, limit };
+      if (before) frame.before = before;
+      if (!this.raw(frame)) reject(Object.assign(new Error("not connected"), { code: "disconnected" }));
+    });
+  }
+}
