@@ -47,27 +47,35 @@ projector_stats run_projectors(const projector_config& config) {
             // nothing new proves everything up to the condition is projected.
             bool may_stop = config.stop_when_caught_up && config.stop_when_caught_up();
             bool moved = false;
-            for (const auto& name : config.projectors) {
-                // One transaction per step: rows and checkpoint commit together.
-                auto rows = session->exec("SELECT from_position, to_position, rows_written,"
-                                          " (SELECT coalesce(max(position), 0) FROM event_log)"
-                                          " FROM project_step($1, $2)",
-                                          {name, std::to_string(config.batch_size)});
-                int64_t from = std::stoll(*rows.at(0).at(0));
-                int64_t to = std::stoll(*rows.at(0).at(1));
+            // One transaction for every projector's step: each step's rows and checkpoint still
+            // commit together, with one commit per pass instead of one per table. Checkpoint rows
+            // are locked in the list's order, the same in every projector process: no deadlock.
+            std::string names = "{";
+            for (const auto& n : config.projectors) names += (names.size() > 1 ? "," : "") + n;
+            names += "}";
+            auto all = session->exec("SELECT p.name, s.from_position, s.to_position, s.rows_written,"
+                                     " (SELECT coalesce(max(position), 0) FROM event_log)"
+                                     " FROM unnest($1::text[]) WITH ORDINALITY AS p(name, ord),"
+                                     " LATERAL project_step(p.name, $2) s ORDER BY p.ord",
+                                     {names, std::to_string(config.batch_size)});
+            for (const auto& step : all) {  // name, from, to, rows written, head
+                const std::string& name = *step.at(0);
+                int64_t from = std::stoll(*step.at(1));
+                int64_t to = std::stoll(*step.at(2));
+                int64_t written = std::stoll(*step.at(3));
                 if (auto g = gauges.find(name); g != gauges.end()) {
                     g->second.first->set(to);
-                    g->second.second->set(std::max<int64_t>(0, std::stoll(*rows.at(0).at(3)) - to));
+                    g->second.second->set(std::max<int64_t>(0, std::stoll(*step.at(4)) - to));
                 }
                 if (m_events && to > from) {
                     m_events->add(static_cast<uint64_t>(to - from));
-                    m_rows->add(static_cast<uint64_t>(std::stoll(*rows.at(0).at(2))));
+                    m_rows->add(static_cast<uint64_t>(written));
                 }
                 if (to > from) {
                     moved = true;
                     ++stats.steps;
                     stats.events += static_cast<uint64_t>(to - from);
-                    stats.rows += static_cast<uint64_t>(std::stoll(*rows.at(0).at(2)));
+                    stats.rows += static_cast<uint64_t>(written);
                 }
             }
             if (!last_problem.empty()) {
