@@ -77,6 +77,31 @@ BOOST_AUTO_TEST_CASE(the_codec_decodes_each_request_and_names_each_refusal) {
     BOOST_TEST(refused.error.ref == "m-9", "a refused send names its id");
 }
 
+BOOST_AUTO_TEST_CASE(history_requests_are_bounded_and_checked) {
+    auto h = v1(R"({"type":"history","room":"lobby","before":251,"limit":5000})");
+    BOOST_REQUIRE(h.req.has_value());
+    BOOST_TEST((h.req->type == request::kind::history));
+    BOOST_TEST(*h.req->before == 251);
+    BOOST_TEST(h.req->limit == k_history_max, "capped at 200, not refused");
+    auto plain = v1(R"({"type":"history","room":"feed.execution"})");
+    BOOST_REQUIRE(plain.req.has_value());
+    BOOST_TEST(!plain.req->before.has_value(), "no before: from the head");
+    BOOST_TEST(plain.req->limit == 50, "the default limit");
+    BOOST_TEST(code_of(R"({"type":"history","room":"lobby","before":0})") == "bad_frame");
+    BOOST_TEST(code_of(R"({"type":"history","room":"lobby","before":"9"})") == "bad_frame");
+    BOOST_TEST(code_of(R"({"type":"history","room":"lobby","limit":0})") == "bad_frame");
+    BOOST_TEST(code_of(R"({"type":"history","room":"Bad Room"})") == "bad_room");
+    room_event e;
+    e.room = "lobby";
+    e.seq = 7;
+    e.kind = "message";
+    e.user = "ann";
+    e.text = "hi";
+    BOOST_TEST(event_frame(e, true).find(R"("history":true)") != std::string::npos);
+    BOOST_TEST(event_frame(e).find("history") == std::string::npos, "live events carry no history mark");
+    BOOST_TEST(history_end_frame("lobby", 51, 1) == R"({"type":"history_end","room":"lobby","before":51,"first":1})");
+}
+
 BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_before_parsing_and_strings_do_not_count) {
     BOOST_TEST(nested_deeper_than(std::string(17, '['), 16));
     BOOST_TEST(!nested_deeper_than(std::string(16, '['), 16));
