@@ -99,10 +99,7 @@ rebuild_result rebuild(const rebuild_config& config) {
                     }
                     auto s = step();
                     bar.show(s.to, s.head);
-                    if (s.to >= s.head) {
-                        result.events += phase == 0 ? s.to : 0;
-                        break;
-                    }
+                    if (s.to >= s.head) break;
                 }
                 if (phase == 0) sql->exec("SELECT rebuild_index($1)", {table});
             }

@@ -21,7 +21,6 @@ enum class rebuild_outcome { swapped, interrupted };
 
 struct rebuild_result {
     rebuild_outcome outcome = rebuild_outcome::swapped;
-    int64_t events = 0;      // log positions read, all tables together (each table reads the log)
     int64_t log_events = 0;  // the log's head as the last table was swapped in
     std::vector<std::pair<std::string, int64_t>> rows;  // per table swapped in: its rows
     double seconds = 0;
