@@ -225,7 +225,9 @@ BOOST_AUTO_TEST_CASE(two_thousand_messages_through_cuts_and_a_killed_server_arri
     BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE stream = 'room.lobby' AND type = 'chat.message'") == k_messages);
     BOOST_TEST(db.scalar("SELECT count(DISTINCT (data->>'uid', data->>'id')) FROM event_log "
                          "WHERE stream = 'room.lobby' AND type = 'chat.message'") == k_messages);
-    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE stream = 'room.lobby'") == head,
+    // One statement: sessions closing meanwhile still append their leave events, so a head read
+    // earlier could be behind the count without any gap.
+    BOOST_TEST(db.scalar("SELECT max(stream_seq) - count(*) FROM event_log WHERE stream = 'room.lobby'") == 0,
                "room seqs 1..head without a gap");
     child_process project({stchat_binary(), "project", "--database", db.uri(), "--once"});
     project.start();
