@@ -343,18 +343,30 @@ chat_bench_result run_chat_bench(const chat_bench_config& c) {
         res.plain_p99_ms = med(plain_runs, &run_result::p99_ms);
         if (client.errors() > 0) std::printf("error frames received: %d\n", client.errors());
     }
+    // The join storm: the idle connections all at once, to the plain server (the floor: the
+    // same handshakes, hellos and joins, nothing stored, no join events), then to chat.
+    auto storm = [&](int port) {
+        load_client idle_client;
+        auto t0 = clock_t_::now();
+        idle_client.connect("ws://127.0.0.1:" + std::to_string(port) + "/", c.idle, c.idle_rooms, "idle-");
+        return std::chrono::duration<double>(clock_t_::now() - t0).count();
+    };
+    if (c.idle > 0 && !stop_requested()) {
+        double secs = storm(plain_port);
+        res.plain_joins_per_second = c.idle / secs;
+        std::printf("joins: plain broadcast: %d connections joined to %d rooms in %.2f s (%.0f/s)\n", c.idle,
+                    c.idle_rooms, secs, res.plain_joins_per_second);
+    }
     plain.stop();
 
     if (c.idle > 0 && !stop_requested()) {
-        load_client idle_client;
         double before = chat.rss_mib();
-        auto t0 = clock_t_::now();
-        idle_client.connect("ws://127.0.0.1:" + std::to_string(chat_port) + "/", c.idle, c.idle_rooms, "idle-");
-        double secs = std::chrono::duration<double>(clock_t_::now() - t0).count();
+        double secs = storm(chat_port);
+        res.chat_joins_per_second = c.idle / secs;
         res.idle_rss_mib = chat.rss_mib();
-        std::printf("idle: %d connections joined to %d rooms in %.1f s; chat server RSS %.0f MiB (%.0f MiB before, "
-                    "%.1f KiB per connection)\n",
-                    c.idle, c.idle_rooms, secs, res.idle_rss_mib, before,
+        std::printf("joins: chat: %d connections joined to %d rooms in %.2f s (%.0f/s); chat server RSS %.0f MiB "
+                    "(%.0f MiB before, %.1f KiB per connection)\n",
+                    c.idle, c.idle_rooms, secs, res.chat_joins_per_second, res.idle_rss_mib, before,
                     (res.idle_rss_mib - before) * 1024.0 / c.idle);
     }
     chat.stop();
@@ -363,9 +375,9 @@ chat_bench_result run_chat_bench(const chat_bench_config& c) {
                 c.rooms, c.sends_per_second,
                 res.plain_frames_per_second > 0 ? res.chat_frames_per_second / res.plain_frames_per_second : 0);
     std::printf("chat: %.0f frames/s delivered, p50 %.2f ms, p99 %.2f ms, p999 %.2f ms; plain broadcast: %.0f frames/s, "
-                "p99 %.2f ms\n",
+                "p99 %.2f ms; joins: %.0f/s\n",
                 res.chat_frames_per_second, res.chat_p50_ms, res.chat_p99_ms, res.chat_p999_ms,
-                res.plain_frames_per_second, res.plain_p99_ms);
+                res.plain_frames_per_second, res.plain_p99_ms, res.chat_joins_per_second);
     std::fflush(stdout);
     return res;
 }

@@ -24,6 +24,7 @@
 #include "db_worker.h"
 #include "identity.h"
 #include "protocol_codec.h"
+#include "room_access_cache.h"
 #include "room_keys.h"
 #include "stchat/chat/chat_server.h"
 #include "stchat/chat/room_log.h"
@@ -51,6 +52,9 @@ constexpr size_t k_max_held = 256;        // frames kept while a join is checked
 constexpr size_t k_max_pending = 10000;   // live events kept for one session while its replay runs
 constexpr size_t k_max_http_body = 1024;  // bytes of an HTTP request body
 constexpr double k_ping_burst = 20;
+constexpr size_t k_max_member_names = 200;  // names in a joined frame
+constexpr size_t k_relay_page = 1000;      // events per relay read
+constexpr size_t k_relay_backlog = 20000;  // events the relay holds while the Asio thread is busy
 constexpr int64_t k_relay_lag_bound = 10000;  // events; beyond: /healthz 503 "relay: …"
 
 struct room_state {
@@ -68,6 +72,7 @@ struct session {
     steady::time_point opened = steady::now();
     steady::time_point last_seen = steady::now();  // last frame or pong from the client
     steady::time_point last_ping = steady::now();
+    steady::time_point first_ping = steady::now();  // the first ping not yet answered
     bool legacy = false;
     bool greeted = false;  // said hello (legacy: always); identity is fixed from then on
     author who;
@@ -427,18 +432,25 @@ private:
                          r.room);
         }
         if (!take_action(h, s, "join", r.room)) return;
-        // The access check reads the room on the writer thread (in order with this session's
-        // other writes), then the join continues here; a refusal says nothing about the room.
+        // The room's access (known, or read once on the writer thread for all the joins that
+        // wait for it), then the join continues here; a refusal says nothing about the room.
         s.join_pending = true;
         auto& io = _server.get_io_service();
-        _writer.post([this, h, room = r.room, since = r.since, key = r.key, &io](room_log& rooms) {
+        auto then = [this, h, room = r.room, since = r.since, key = r.key](const std::optional<room_access>& access) {
+            after_access(h, room, since, key, access);
+        };
+        if (const room_access* known = _access.find(r.room)) {
+            return asio::post(io, [then, access = *known] { then(access); });
+        }
+        if (!_access.wait(r.room, then)) return;
+        _writer.post([this, room = r.room, &io](room_log& rooms) {
             std::optional<room_access> access;
             try {
                 access = rooms.access(room);
             } catch (const std::exception& e) {
                 log::error(k_component, std::string("access check failed: ") + e.what());
             }
-            asio::post(io, [this, h, room, since, key, access] { after_access(h, room, since, key, access); });
+            asio::post(io, [this, room, access] { _access.done(room, access); });
         });
     }
 
@@ -597,42 +609,32 @@ private:
         state.generation = ++s.next_request;
         _members[room][h] = member{&s, &state};
         bool feed = is_feed_room(room);
-        bool first = !feed && !again && _presence[room][s.who.uid]++ == 0;
+        bool first = false;
+        if (!feed && !again) {
+            presence& p = _presence[room][s.who.uid];
+            first = p.connections++ == 0;
+            if (first) p.name = s.who.name;
+        }
         author who = s.who;
         std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) + ":" +
                               std::to_string(_boot);
-        int history = _config.history;
-        uint64_t generation = state.generation;
+        int64_t history = _config.history;
+        replay_cursor c{h, room, state.generation, 0, 0, true};
         // Where the replay starts: after `since` (a `since` above the head is read as the head,
         // so live events follow); else the last `history` events; a legacy client (quiet) starts
         // at its own join, as in the original.
-        auto start = [this, h, room, since, history, quiet, generation](room_log& rooms, int64_t own_join) {
-            replay_cursor c{h, room, generation, 0, 0, true};
-            try {
-                c.head = rooms.head(room);
-                c.after = since ? std::min(*since, c.head)
-                          : quiet ? (own_join > 0 ? own_join - 1 : c.head)
-                                  : std::max<int64_t>(0, c.head - history);
-            } catch (const std::exception& e) {
-                log::error(k_component, std::string("join: reading the room failed: ") + e.what());
-                return replay_failed(c);
-            }
-            read_page(rooms, c);
+        auto start = [since, history, quiet, room](int64_t own_join) {
+            if (since) return room_read{room, *since, false};
+            if (quiet) return own_join > 0 ? room_read{room, own_join - 1, false} : room_read{room, 0, true};
+            return room_read{room, history, true};
         };
-        if (first) {
-            _writer.post([this, who, room, request, start, h, generation](room_log& rooms) {
-                int64_t seq = 0;
-                try {
-                    seq = rooms.join(room, who, request).seq;
-                } catch (const std::exception& e) {
-                    log::error(k_component, std::string("join failed: ") + e.what());
-                    return replay_failed({h, room, generation, 0, 0, true});
-                }
-                _reader.post([start, seq](room_log& r) { start(r, seq); });
-            });
-        } else {
-            _reader.post([start](room_log& r) { start(r, 0); });
-        }
+        if (!first) return read_replay(c, start(0));
+        // The join is group-committed with the other sends, joins and leaves; its replay is read
+        // with the other joins' replays.
+        _writer.send({{room, who, request, "", append_kind::join}, [this, c, start](room_ack ack, send_outcome outcome) {
+                          if (outcome != send_outcome::stored) return replay_failed(c);
+                          read_replay(c, start(ack.seq));
+                      }});
     }
     // A replay goes page by page, each page read on the reader thread and delivered here, and
     // the next one is read only when the client has taken most of what was sent: a client that
@@ -646,20 +648,21 @@ private:
         int64_t head;         // the room's head when the join was read
         bool first;
     };
-    static constexpr int k_replay_page = 200;
 
-    void read_page(room_log& rooms, replay_cursor c) {
-        std::vector<room_event> page;
-        bool failed = false;
-        try {
-            page = rooms.read(c.room, c.after, k_replay_page);
-        } catch (const std::exception& e) {
-            failed = true;
-            log::error(k_component, std::string("replay failed: ") + e.what());
-        }
-        asio::post(_server.get_io_service(), [this, c, failed, page = std::move(page)]() mutable {
-            replay_page(c, failed, std::move(page));
-        });
+    // Reads a page on the reader thread (batched with the other sessions' reads), delivered by
+    // replay_page. The first read also fixes where the replay starts, from the room's head.
+    // Any thread.
+    void read_replay(replay_cursor c, room_read r) {
+        auto& io = _server.get_io_service();
+        _reader.read({r, [this, c, r, &io](const room_page* page) mutable {
+                          if (!page) return replay_failed(c);
+                          if (c.first) {
+                              c.head = page->head;
+                              c.after = r.from_head ? std::max<int64_t>(0, page->head - r.after_seq)
+                                                    : std::min(r.after_seq, page->head);
+                          }
+                          asio::post(io, [this, c, events = page->events] { replay_page(c, false, *events); });
+                      }});
     }
 
     // A join whose database work failed: the session leaves the room and is told to join again.
@@ -676,7 +679,7 @@ private:
         return &r->second;
     }
 
-    void replay_page(replay_cursor c, bool failed, std::vector<room_event> page) {
+    void replay_page(replay_cursor c, bool failed, const std::vector<room_event>& page) {
         session* sp = nullptr;
         room_state* st = replay_state(c, &sp);
         if (!st) return;  // gone, left, or joined again
@@ -690,17 +693,21 @@ private:
         if (c.first) {
             st->last_seq = c.after;  // live events up to here are the client's already
             if (!s.legacy) {
+                // At most k_max_member_names: a room of 10,000 must not send 10,000 names per join.
                 std::vector<std::string> names;
+                size_t total = 0;
                 if (auto present = _presence.find(c.room); present != _presence.end()) {
+                    total = present->second.size();
                     for (const auto& p : present->second) {
-                        if (p.second > 0) names.push_back(name_of(c.room, p.first));
+                        if (names.size() >= k_max_member_names) break;
+                        names.push_back(p.second.name);
                     }
                 }
-                send_text(c.h, joined_frame(c.room, std::max(c.head, page.empty() ? c.head : page.back().seq), names));
+                send_text(c.h, joined_frame(c.room, std::max(c.head, page.empty() ? c.head : page.back().seq), names, total));
             }
             c.first = false;
         }
-        bool more = static_cast<int>(page.size()) == k_replay_page;
+        bool more = static_cast<int>(page.size()) == k_read_page;
         for (const auto& e : page) {
             if (buffered(s) > _config.max_buffered / 2) {
                 more = true;  // the rest of this page comes again with the next read
@@ -724,7 +731,7 @@ private:
         session* sp = nullptr;
         if (!replay_state(c, &sp)) return;
         if (buffered(*sp) <= _config.max_buffered / 4) {
-            return _reader.post([this, c](room_log& rooms) { read_page(rooms, c); });
+            return read_replay(c, {c.room, c.after, false});
         }
         auto timer = std::make_shared<asio::steady_timer>(_server.get_io_service(), std::chrono::milliseconds(10));
         timer->async_wait([this, c, timer](const std::error_code& ec) {
@@ -745,12 +752,12 @@ private:
         auto p = _presence.find(room);
         if (p == _presence.end()) return;
         auto count = p->second.find(s.who.uid);
-        if (count == p->second.end() || --count->second > 0) return;
+        if (count == p->second.end() || --count->second.connections > 0) return;
         p->second.erase(count);
         if (p->second.empty()) _presence.erase(p);
         author who = s.who;
         std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) + ":" + std::to_string(_boot);
-        _writer.post([who, room, request](room_log& rooms) { rooms.leave(room, who, request); });
+        _writer.send({{room, who, request, "", append_kind::leave}, [](room_ack, send_outcome) {}});
     }
 
     void send_message(hdl_t h, session& s, const std::string& room, const std::string& id, const std::string& text) {
@@ -778,39 +785,49 @@ private:
         std::unique_ptr<eventstore::event_log> log;
         bool reported = false;
         stall_watchdog watchdog({&_health, k_component, "the relay has read nothing for %s", std::chrono::seconds(15)});
+        std::vector<room_event> backlog;  // read, not yet handed to the Asio thread
         while (!_relay_stop) {
             try {
                 if (!log) log = eventstore::make_event_log(_config.store);
-                auto events = log->read_after(position, 1000);
+                std::vector<eventstore::recorded_event> events;  // none while the backlog is full
+                if (backlog.size() < k_relay_backlog) events = log->read_after(position, static_cast<int>(k_relay_page));
                 watchdog.progress();
                 if (reported) {
                     log::info(k_component, "relay: Postgres is back");
                     _health.set("postgres", "");
                     reported = false;
                 }
-                if (events.empty()) {
-                    set_relay_lag(0);
-                    log->wait_for_append(std::chrono::milliseconds(500));
-                    watchdog.progress();
-                    continue;
-                }
-                position = events.back().position;
-                _metrics.relay_position.set(position);
-                // A full page means the relay is behind: say by how much.
-                set_relay_lag(events.size() == 1000 ? std::max<int64_t>(0, log->head() - position) : 0);
-                std::vector<room_event> batch;
-                for (const auto& e : events) {
-                    try {
-                        if (auto r = room_event_of(e)) batch.push_back(std::move(*r));
-                    } catch (const std::runtime_error& bad) {
-                        log::error(k_component, bad.what());  // skipped, never fatal to the relay
+                if (!events.empty()) {
+                    position = events.back().position;
+                    _metrics.relay_position.set(position);
+                    // A full page means the relay is behind: say by how much.
+                    set_relay_lag(events.size() == k_relay_page ? std::max<int64_t>(0, log->head() - position) : 0);
+                    for (const auto& e : events) {
+                        try {
+                            if (auto r = room_event_of(e)) backlog.push_back(std::move(*r));
+                        } catch (const std::runtime_error& bad) {
+                            log::error(k_component, bad.what());  // skipped, never fatal to the relay
+                        }
                     }
+                } else if (backlog.size() < k_relay_backlog) {
+                    set_relay_lag(0);  // read and found nothing new
                 }
-                if (!batch.empty()) {
-                    asio::post(_server.get_io_service(), [this, batch = std::move(batch)] {
+                // One batch in the Asio thread's hands at a time: while it fans one out, what
+                // comes meanwhile gathers here and goes as the next batch, so a busy server
+                // writes each session once per batch, not once per event (a join storm's join
+                // events). An idle server hands each event over at once.
+                if (!backlog.empty() && !_fanning_out) {
+                    _fanning_out = true;
+                    asio::post(_server.get_io_service(), [this, batch = std::move(backlog)] {
                         for (const auto& e : batch) fan_out(e);
+                        _fanning_out = false;
                     });
+                    backlog.clear();
                 }
+                if (events.size() == k_relay_page && backlog.size() < k_relay_backlog) continue;
+                // Caught up (or holding enough): wait for an append, or briefly for the batch in hand.
+                log->wait_for_append(backlog.empty() ? std::chrono::milliseconds(500) : std::chrono::milliseconds(2));
+                watchdog.progress();
             } catch (const std::exception& e) {
                 if (!reported) {
                     log::warn(k_component, std::string("relay: ") + e.what() + "; retrying");
@@ -835,7 +852,6 @@ private:
 
 
     void fan_out(const room_event& e) {
-        if (e.kind == "join") _names[e.room][e.uid] = e.user;
         auto it = _members.find(e.room);
         if (it == _members.end()) return;
         event_frames frames{e, nullptr, nullptr};
@@ -924,14 +940,19 @@ private:
         auto ms = [&](steady::time_point t) {
             return std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
         };
+        // A session is idle when it has been silent for the idle timeout *and* has left a ping
+        // unanswered for the grace after it: silence the server caused (a ping it could not send
+        // while busy, or stopped) never closes a session; it is pinged first.
+        const int64_t grace = std::max(_config.idle_timeout_ms - _config.ping_interval_ms, _config.idle_timeout_ms / 4);
         for (auto& [h, s] : _sessions) {
             websocketpp::lib::error_code ec;
             if (!s.con || s.con->get_state() != websocketpp::session::state::open) continue;
             if (!s.greeted && ms(s.opened) > _config.hello_timeout_ms) {
                 close(s, websocketpp::close::status::policy_violation, "hello required", "no_hello");
-            } else if (ms(s.last_seen) > _config.idle_timeout_ms) {
+            } else if (ms(s.last_seen) > _config.idle_timeout_ms && s.last_ping > s.last_seen && ms(s.first_ping) > grace) {
                 close(s, websocketpp::close::status::going_away, "idle timeout", "idle");
             } else if (ms(s.last_seen) >= _config.ping_interval_ms && ms(s.last_ping) >= _config.ping_interval_ms) {
+                if (s.last_ping <= s.last_seen) s.first_ping = now;  // the first since the client's last sign of life
                 s.last_ping = now;
                 s.con->ping("", ec);
             }
@@ -960,16 +981,6 @@ private:
         _stop_timer->async_wait([this](const std::error_code&) { _server.stop(); });
     }
 
-    std::string name_of(const std::string& room, const std::string& uid) {
-        if (auto in_room = _names.find(room); in_room != _names.end()) {
-            if (auto r = in_room->second.find(uid); r != in_room->second.end()) return r->second;
-        }
-        for (const auto& s : _sessions) {
-            if (s.second.who.uid == uid) return s.second.who.name;
-        }
-        return uid;
-    }
-
     const chat_config& _config;
     codec_limits _limits;
     token_signer _tokens;
@@ -980,6 +991,7 @@ private:
     db_worker _writer;  // joins, leaves, sends, access checks, in arrival order
     db_worker _reader;  // replays
     task_thread _keys;  // argon2id hashes and checks (see ~chat_server for the stop order)
+    room_access_cache _access{100000};
     std::map<hdl_t, session, std::owner_less<hdl_t>> _sessions;
     // room -> its sessions on this process. The pointers stay valid while the entry exists:
     // sessions and their room_state live in std::map nodes, erased only after the entry is.
@@ -988,12 +1000,16 @@ private:
         room_state* state;
     };
     std::map<std::string, std::map<hdl_t, member, std::owner_less<hdl_t>>> _members;
-    std::map<std::string, std::map<std::string, int>> _presence;  // room -> uid -> connections
-    std::map<std::string, std::map<std::string, std::string>> _names;
+    struct presence {
+        int connections = 0;
+        std::string name;  // as the user's first connection in the room gave it
+    };
+    std::map<std::string, std::map<std::string, presence>> _presence;  // room -> uid -> its sessions here
     std::map<std::string, std::deque<steady::time_point>> _rooms_made;  // uid -> rooms it made, last minute
     uint64_t _next_session = 0;
     uint64_t _boot = std::chrono::system_clock::now().time_since_epoch().count();
     std::atomic<bool> _relay_stop{false};
+    std::atomic<bool> _fanning_out{false};  // a relay batch is posted to the Asio thread, not yet fanned out
     metrics::health_state _health;  // what /healthz says (set by the relay thread)
     bool _relay_behind = false;     // relay thread only
 };

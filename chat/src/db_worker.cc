@@ -9,6 +9,7 @@ namespace stchat::chat {
 namespace {
 
 constexpr const char* k_component = "chat";
+constexpr size_t k_max_reads = 256;  // reads in one query: at most 256 x k_read_page events
 
 // Transient failures (Postgres restarting) are retried, and so is a commit in doubt: every chat
 // append is idempotent by construction (its inbox key), so a repeat stores nothing twice.
@@ -51,7 +52,7 @@ void db_worker::post(db_task task) {
     {
         std::lock_guard<std::mutex> lock(_mutex);
         if (_stopped) return;
-        _queue.push_back(work{std::move(task), {}});
+        _queue.push_back(work{std::move(task), {}, {}});
     }
     _cv.notify_all();
 }
@@ -60,7 +61,16 @@ void db_worker::send(pending_send s) {
     {
         std::lock_guard<std::mutex> lock(_mutex);
         if (_stopped) return;
-        _queue.push_back(work{{}, std::move(s)});
+        _queue.push_back(work{{}, std::move(s), {}});
+    }
+    _cv.notify_all();
+}
+
+void db_worker::read(pending_read r) {
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        if (_stopped) return;
+        _queue.push_back(work{{}, {}, std::move(r)});
     }
     _cv.notify_all();
 }
@@ -82,15 +92,31 @@ void db_worker::loop() {
                 log::error(k_component, std::string("database worker cannot connect: ") + e.what());
             }
         }
-        // Consecutive sends are committed together (group commit); a task ends the group, so a
-        // join posted before a send commits before it.
+        // Consecutive sends are committed together (group commit), consecutive reads read
+        // together; anything else ends the group, so what was posted first runs first.
         std::vector<pending_send> sends;
+        std::vector<pending_read> reads;
+        auto flush = [&] {
+            if (rooms) {
+                commit(*rooms, sends);
+            } else {
+                for (auto& s : sends) s.done({}, send_outcome::failed);
+                sends.clear();
+            }
+            read_all(rooms.get(), reads);
+        };
         for (auto& w : queue) {
-            if (!w.task) {
+            if (w.send.done) {
+                if (!reads.empty()) flush();
                 sends.push_back(std::move(w.send));
                 continue;
             }
-            if (rooms) commit(*rooms, sends);
+            if (w.read.done) {
+                if (!sends.empty() || reads.size() >= k_max_reads) flush();
+                reads.push_back(std::move(w.read));
+                continue;
+            }
+            flush();
             try {
                 if (!rooms) throw std::runtime_error("no database connection");
                 w.task(*rooms);
@@ -98,12 +124,26 @@ void db_worker::loop() {
                 log::error(k_component, std::string("database task failed: ") + e.what());
             }
         }
-        if (rooms) {
-            commit(*rooms, sends);
-        } else {
-            for (auto& s : sends) s.done({}, send_outcome::failed);
-        }
+        flush();
     }
+}
+
+void db_worker::read_all(room_log* rooms, std::vector<pending_read>& reads) {
+    if (reads.empty()) return;
+    std::vector<room_read> batch;
+    batch.reserve(reads.size());
+    for (const auto& r : reads) batch.push_back(r.read);
+    std::vector<room_page> pages;
+    bool ok = false;
+    try {
+        if (!rooms) throw std::runtime_error("no database connection");
+        pages = with_retry([&] { return rooms->read_many(batch, k_read_page); });  // a read: safe to repeat
+        ok = true;
+    } catch (const std::exception& e) {
+        log::error(k_component, std::string("replay read failed: ") + e.what());
+    }
+    for (size_t i = 0; i < reads.size(); ++i) reads[i].done(ok ? &pages[i] : nullptr);
+    reads.clear();
 }
 
 void db_worker::commit(room_log& rooms, std::vector<pending_send>& sends) {

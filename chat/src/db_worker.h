@@ -12,7 +12,9 @@
 //   commit {a,b,X,c} fails -> commit {a,b} ok -> commit {X,c} fails -> {X} fails, {c} ok
 //   done(a) ok, done(b) ok, done(X) bad_data, done(c) ok   (in this order: room seq order)
 //
-// Thread-safety: post() and send() may be called from any thread; tasks and callbacks run on the
+// Joins and leaves are sends too (send_request::kind): a burst of joins is a few transactions.
+//
+// Thread-safety: post(), send() and read() may be called from any thread; tasks and callbacks run on the
 // worker's thread.
 #include <condition_variable>
 #include <deque>
@@ -25,6 +27,9 @@
 
 namespace stchat::chat {
 
+// Events in one replay read (a page).
+constexpr int k_read_page = 200;
+
 // A unit of work for the worker: runs there with the worker's room_log.
 using db_task = std::function<void(room_log&)>;
 
@@ -35,6 +40,13 @@ struct pending_send {
     std::function<void(room_ack, send_outcome)> done;
 };
 
+// A replay's read. Reads queued together are read in one transaction (a burst of joins reads
+// the same rooms: each distinct read once). done(nullptr) when the read failed.
+struct pending_read {
+    room_read read;
+    std::function<void(const room_page*)> done;
+};
+
 class db_worker {
 public:
     // on_batch: called with the size of each group commit that succeeded.
@@ -43,9 +55,10 @@ public:
     db_worker(const db_worker&) = delete;
     db_worker& operator=(const db_worker&) = delete;
 
-    // Queued work runs in order. After stop(), new work is dropped (its callbacks never run).
+    // Queued work runs in order. A send's and a read's `done` must not be empty. After stop(), new work is dropped (its callbacks never run).
     void post(db_task task);
     void send(pending_send s);
+    void read(pending_read r);
     // Runs what is queued, then joins the thread. Idempotent.
     void stop();
 
@@ -53,9 +66,11 @@ private:
     struct work {
         db_task task;
         pending_send send;
+        pending_read read;
     };
     void loop();
     void commit(room_log& rooms, std::vector<pending_send>& sends);
+    void read_all(room_log* rooms, std::vector<pending_read>& reads);
     void commit_range(room_log& rooms, std::vector<pending_send>& sends, size_t from, size_t to);
 
     eventstore::store_config _store;

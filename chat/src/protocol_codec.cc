@@ -228,7 +228,8 @@ std::string welcome_frame(const author& who, const std::string& token) {
     });
 }
 
-std::string joined_frame(const std::string& room, int64_t head, const std::vector<std::string>& members) {
+std::string joined_frame(const std::string& room, int64_t head, const std::vector<std::string>& members,
+                         size_t member_count) {
     return json_of([&](writer_t& w) {
         put(w, "type", "joined");
         put(w, "room", room);
@@ -238,6 +239,8 @@ std::string joined_frame(const std::string& room, int64_t head, const std::vecto
         w.StartArray();
         for (const auto& n : members) w.String(n.data(), static_cast<rapidjson::SizeType>(n.size()));
         w.EndArray();
+        w.Key("member_count");
+        w.Uint64(std::max(member_count, members.size()));
     });
 }
 

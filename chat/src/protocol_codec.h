@@ -76,7 +76,9 @@ bool nested_deeper_than(std::string_view json, size_t max_depth);
 
 // ---- server -> client ----
 std::string welcome_frame(const author& who, const std::string& token);
-std::string joined_frame(const std::string& room, int64_t head, const std::vector<std::string>& members);
+// `members`: names of some of the room's present users; member_count: how many there are.
+std::string joined_frame(const std::string& room, int64_t head, const std::vector<std::string>& members,
+                         size_t member_count);
 std::string left_frame(const std::string& room);
 std::string ack_frame(const std::string& room, const std::string& id, int64_t seq, bool duplicate);
 // retry_after_ms < 0: none; room: the room a join or leave was refused for ("": none)

@@ -90,12 +90,18 @@ std::vector<room_ack> room_log::send_batch(const std::vector<send_request>& send
             throw std::invalid_argument("not a chat room: " + s.room);
         }
         eventstore::new_event e;
-        e.source = "chat:" + s.from.uid;
-        e.message_id = s.client_id;
         e.stream = stream_of_room(s.room);
-        e.type = "chat.message";
-        e.payload = s.text;
-        e.data_json = event_json(s.room, s.from, &s.client_id, &s.text);
+        e.message_id = s.client_id;
+        if (s.kind == append_kind::message) {
+            e.source = "chat:" + s.from.uid;
+            e.type = "chat.message";
+            e.payload = s.text;
+            e.data_json = event_json(s.room, s.from, &s.client_id, &s.text);
+        } else {
+            e.source = "chat-session:" + s.from.uid;
+            e.type = s.kind == append_kind::join ? "chat.join" : "chat.leave";
+            e.data_json = event_json(s.room, s.from, nullptr, nullptr);
+        }
         events.push_back(std::move(e));
     }
     auto results = _impl->log->append_batch(events);
@@ -121,28 +127,13 @@ std::vector<room_ack> room_log::send_batch(const std::vector<send_request>& send
     return acks;
 }
 
-room_ack room_log::membership(const char* type, const std::string& room, const author& who,
-                              const std::string& request_id) {
-    if (!valid_room_name(room) || is_feed_room(room)) {
-        throw std::invalid_argument("not a chat room: " + room);
-    }
-    eventstore::new_event e;
-    e.source = "chat-session:" + who.uid;
-    e.message_id = request_id;
-    e.stream = stream_of_room(room);
-    e.type = type;
-    e.data_json = event_json(room, who, nullptr, nullptr);
-    auto r = _impl->log->append_batch({e});
-    return {r.at(0).stream_seq, r.at(0).duplicate};
-}
-
 room_ack room_log::join(const std::string& room, const author& who, const std::string& request_id) {
-    return membership("chat.join", room, who, request_id);
+    return send_batch({{room, who, request_id, "", append_kind::join}}).at(0);
 }
 
 room_ack room_log::leave(const std::string& room, const author& who,
                          const std::string& request_id) {
-    return membership("chat.leave", room, who, request_id);
+    return send_batch({{room, who, request_id, "", append_kind::leave}}).at(0);
 }
 
 int64_t room_log::head(const std::string& room) {
@@ -182,6 +173,32 @@ std::vector<room_event> room_log::read(const std::string& room, int64_t since_se
     std::vector<room_event> out;
     for (const auto& e : _impl->log->read_stream(stream_of_room(room), since_seq, max_events)) {
         if (auto r = room_event_of(e)) out.push_back(std::move(*r));
+    }
+    return out;
+}
+
+}  // namespace stchat::chat
+
+namespace stchat::chat {
+
+std::vector<room_page> room_log::read_many(const std::vector<room_read>& reads, int max_events) {
+    std::vector<eventstore::event_log::stream_read> streams;
+    streams.reserve(reads.size());
+    for (const auto& r : reads) streams.push_back({stream_of_room(r.room), r.after_seq, r.from_head});
+    auto got = _impl->log->read_streams(streams, max_events);
+    std::vector<room_page> out(reads.size());
+    std::map<const void*, std::shared_ptr<const std::vector<room_event>>> converted;
+    for (size_t i = 0; i < reads.size(); ++i) {
+        out[i].head = got.heads.at(i);
+        auto& events = converted[got.events.at(i).get()];
+        if (!events) {
+            auto v = std::make_shared<std::vector<room_event>>();
+            for (const auto& e : *got.events[i]) {
+                if (auto r = room_event_of(e)) v->push_back(std::move(*r));
+            }
+            events = std::move(v);
+        }
+        out[i].events = events;
     }
     return out;
 }

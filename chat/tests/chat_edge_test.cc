@@ -5,6 +5,7 @@
 
 #include "../src/identity.h"
 #include "../src/protocol_codec.h"
+#include "../src/room_access_cache.h"
 #include "../src/room_keys.h"
 #include "../src/text_rules.h"
 #include "../src/token_bucket.h"
@@ -182,4 +183,35 @@ BOOST_AUTO_TEST_CASE(room_keys_are_argon2id_and_old_sha256_keys_still_match) {
     BOOST_TEST(!key_matches(room_key{"argon2id", phc, "", ""}, "open sesame!"));
     // The sha256 kind (rooms keyed before argon2id) is checked end to end in chat_edge_attack_test.
     BOOST_TEST(!key_matches(room_key{"md5", "", "", ""}, "k"), "an unknown kind matches nothing");
+}
+
+BOOST_AUTO_TEST_CASE(a_room_access_is_read_once_for_all_waiting_joins_and_kept_only_once_it_has_events) {
+    room_access_cache cache(2);
+    std::vector<std::string> got;
+    auto waiter = [&](const char* who) {
+        return [&got, who](const std::optional<room_access>& a) {
+            got.push_back(std::string(who) + (a ? (a->has_events ? ":events" : ":empty") : ":failed"));
+        };
+    };
+    BOOST_TEST(!cache.find("lobby"));
+    BOOST_TEST(cache.wait("lobby", waiter("a")), "the first join starts the check");
+    BOOST_TEST(!cache.wait("lobby", waiter("b")), "the second waits for it");
+    BOOST_TEST(cache.checks_in_flight() == 1u);
+    cache.done("lobby", room_access{false, {}});
+    BOOST_TEST(got == (std::vector<std::string>{"a:empty", "b:empty"}));
+    BOOST_TEST(!cache.find("lobby"), "a room without events is asked again: it may get a key");
+    BOOST_TEST(cache.wait("lobby", waiter("c")));
+    cache.done("lobby", std::nullopt);
+    BOOST_TEST(got.back() == "c:failed");
+    BOOST_TEST(!cache.find("lobby"), "a failed check is not remembered");
+    BOOST_TEST(cache.wait("lobby", waiter("d")));
+    cache.done("lobby", room_access{true, {"argon2id", "$argon2id$x", "", ""}});
+    BOOST_REQUIRE(cache.find("lobby"));
+    BOOST_TEST(cache.find("lobby")->key.kind == "argon2id", "a room with events is remembered with its key");
+    BOOST_TEST(cache.checks_in_flight() == 0u);
+    cache.wait("b", waiter("e"));
+    cache.done("b", room_access{true, {}});
+    cache.wait("c", waiter("f"));
+    cache.done("c", room_access{true, {}});
+    BOOST_TEST(cache.known() <= 2u, "bounded: " << cache.known());
 }

@@ -533,6 +533,34 @@ BOOST_AUTO_TEST_CASE(quiet_sessions_are_pinged_and_kept_dead_ones_are_closed) {
     BOOST_TEST(prometheus_value(page, R"(stchat_chat_closed_total{reason="no_hello"})") == 1, page);
 }
 
+BOOST_AUTO_TEST_CASE(a_server_that_could_not_ping_pings_before_it_judges_a_session_idle) {
+    // The server is stopped (SIGSTOP) three idle timeouts long: no pings go out, so its sessions'
+    // silence is its own doing. Resumed, it must ping them first, not close them as idle; a peer
+    // that does not answer is still closed.
+    int port2 = free_port();
+    child_process frozen({stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(port2),
+                          "--ping-interval", "0.2", "--idle-timeout", "1", "--hello-timeout", "60"});
+    frozen.start();
+    std::string url2 = "ws://127.0.0.1:" + std::to_string(port2) + "/";
+    wait_until([&] { return http_get(port2, "/healthz") == "ok\n"; }, 20s, "server up");
+    ws_client live(url2, "stchat.v1");
+    live.send(R"({"type":"hello","name":"patient"})");
+    live.next_of("welcome");
+    int dead = raw_websocket(port2, "stchat.v1");
+    BOOST_REQUIRE(dead >= 0);
+    BOOST_REQUIRE(live.wait_pings(1, 10s));
+    ::kill(frozen.pid(), SIGSTOP);
+    std::this_thread::sleep_for(3s);  // the fault itself: three idle timeouts without the server
+    ::kill(frozen.pid(), SIGCONT);
+    int before = live.pings();
+    BOOST_TEST(live.wait_pings(before + 10, 20s), "pinged again after the stop (2 s of pings)");
+    BOOST_TEST(!live.closed(), "a session that answers pings is not closed for the server's own silence");
+    BOOST_TEST(read_until_close(dead) == 1001, "a peer that answers no ping is still closed as idle");
+    ::close(dead);
+    std::string page = http_get(port2, "/metrics");
+    BOOST_TEST(prometheus_value(page, R"(stchat_chat_closed_total{reason="idle"})") == 1, page);
+}
+
 BOOST_AUTO_TEST_CASE(a_reader_that_stops_reading_is_closed_and_never_stalls_its_room) {
     int port2 = free_port();
     child_process roomy({stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(port2),

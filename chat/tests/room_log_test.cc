@@ -124,3 +124,58 @@ BOOST_AUTO_TEST_CASE(the_projector_builds_chat_log_with_join_message_and_exit) {
                "every row carries its author's uid");
     BOOST_TEST(db.scalar("SELECT count(*) FROM event") == 0, "chat events are not sport events");
 }
+
+BOOST_AUTO_TEST_CASE(joins_leaves_and_messages_commit_together_in_the_order_given) {
+    scratch_database db("rooms_mixed");
+    room_log rooms(db.store());
+    auto acks = rooms.send_batch({{"lobby", alice, "s1:1", "", append_kind::join},
+                                  {"lobby", alice, "m-1", "hi", append_kind::message},
+                                  {"lobby", bob, "s2:1", "", append_kind::join},
+                                  {"lobby", alice, "s1:2", "", append_kind::leave}});
+    BOOST_REQUIRE(acks.size() == 4u);
+    for (int i = 0; i < 4; ++i) BOOST_TEST(acks[i].seq == i + 1, "seq of append " << i);
+    auto events = rooms.read("lobby", 0, 10);
+    BOOST_REQUIRE(events.size() == 4u);
+    BOOST_TEST(events[0].kind == "join");
+    BOOST_TEST(events[1].kind == "message");
+    BOOST_TEST(events[1].text == "hi");
+    BOOST_TEST(events[2].user == "bob");
+    BOOST_TEST(events[3].kind == "leave");
+    auto again = rooms.send_batch({{"lobby", bob, "s2:1", "", append_kind::join}});
+    BOOST_TEST(again.at(0).duplicate, "a retried join (same request id) appends nothing");
+    BOOST_TEST(again.at(0).seq == 3);
+}
+
+BOOST_AUTO_TEST_CASE(read_many_answers_each_read_with_its_room_head_and_page) {
+    scratch_database db("rooms_many");
+    room_log rooms(db.store());
+    for (int i = 1; i <= 7; ++i) rooms.send_batch({{"lobby", alice, "m-" + std::to_string(i), "t", append_kind::message}});
+    rooms.join("side", bob, "s2:1");
+    auto pages = rooms.read_many({{"lobby", 4, false},
+                                  {"lobby", 2, true},
+                                  {"lobby", 2, true},
+                                  {"side", 0, false},
+                                  {"empty", 3, true},
+                                  {"lobby", 0, true},
+                                  {"lobby", 99, false}},
+                                 3);
+    BOOST_REQUIRE(pages.size() == 7u);
+    auto seqs = [](const room_page& p) {
+        std::vector<int64_t> out;
+        for (const auto& e : *p.events) out.push_back(e.seq);
+        return out;
+    };
+    BOOST_TEST(pages[0].head == 7);
+    BOOST_TEST(seqs(pages[0]) == (std::vector<int64_t>{5, 6, 7}), "after 4");
+    BOOST_TEST(seqs(pages[1]) == (std::vector<int64_t>{6, 7}), "the last 2");
+    BOOST_TEST(pages[1].events == pages[2].events, "identical reads share one page");
+    BOOST_TEST(pages[3].head == 1);
+    BOOST_TEST(seqs(pages[3]) == (std::vector<int64_t>{1}));
+    BOOST_TEST(pages[4].head == 0, "a room without events");
+    BOOST_TEST(pages[4].events->empty());
+    BOOST_TEST(pages[5].events->empty(), "the last 0: only the head");
+    BOOST_TEST(pages[5].head == 7);
+    BOOST_TEST(pages[6].events->empty(), "after a seq past the head: nothing");
+    auto limited = rooms.read_many({{"lobby", 0, false}}, 3);
+    BOOST_TEST(seqs(limited[0]) == (std::vector<int64_t>{1, 2, 3}), "at most max_events");
+}

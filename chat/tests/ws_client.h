@@ -120,6 +120,11 @@ public:
         return _cv.wait_for(lock, timeout, [&] { return _pings >= n || _closed; }) && _pings >= n;
     }
 
+    int pings() {
+        std::lock_guard<std::mutex> lock(_mutex);
+        return _pings;
+    }
+
     bool closed() {
         std::lock_guard<std::mutex> lock(_mutex);
         return _closed;

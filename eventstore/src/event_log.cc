@@ -1,5 +1,7 @@
 #include "stchat/eventstore/event_log.h"
 
+#include <map>
+
 #include "pg.h"
 
 namespace stchat::eventstore {
@@ -51,22 +53,29 @@ const char* const k_select_events =
     " (extract(epoch FROM source_time) * 1000000)::bigint,"
     " (extract(epoch FROM recorded_at) * 1000000)::bigint FROM event_log";
 
-std::vector<recorded_event> to_events(const pqxx::result& r) {
+// Rows of k_select_events' columns, starting at column `first`.
+std::vector<recorded_event> to_events(const pqxx::result& r, int first = 0) {
     std::vector<recorded_event> out;
     out.reserve(r.size());
     for (const auto& row : r) {
         recorded_event e;
-        e.position = row[0].as<int64_t>();
-        e.stream = row[1].as<std::string>();
-        e.stream_seq = row[2].as<int64_t>();
-        e.type = row[3].as<std::string>();
-        e.payload = pqxx::binarystring(row[4]).str();
-        e.data_json = row[5].as<std::string>();
-        e.metadata_json = row[6].as<std::string>();
-        if (!row[7].is_null()) e.source_time_us = row[7].as<int64_t>();
-        e.recorded_at_us = row[8].as<int64_t>();
+        e.position = row[first].as<int64_t>();
+        e.stream = row[first + 1].as<std::string>();
+        e.stream_seq = row[first + 2].as<int64_t>();
+        e.type = row[first + 3].as<std::string>();
+        e.payload = pqxx::binarystring(row[first + 4]).str();
+        e.data_json = row[first + 5].as<std::string>();
+        e.metadata_json = row[first + 6].as<std::string>();
+        if (!row[first + 7].is_null()) e.source_time_us = row[first + 7].as<int64_t>();
+        e.recorded_at_us = row[first + 8].as<int64_t>();
         out.push_back(std::move(e));
     }
+    return out;
+}
+
+std::string join_commas(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
     return out;
 }
 
@@ -141,6 +150,54 @@ public:
             auto r = tx.exec_params(
                 "SELECT coalesce(max(stream_seq), 0) FROM event_log WHERE stream = $1", stream);
             return r[0][0].as<int64_t>();
+        });
+    }
+
+    stream_reads read_streams(const std::vector<stream_read>& reads, int max_events) override {
+        stream_reads out;
+        if (reads.empty()) return out;
+        return guarded([&] {
+            pqxx::read_transaction tx(conn());
+            std::map<std::string, int64_t> heads;
+            for (const auto& r : reads) heads.emplace(r.stream, 0);
+            std::vector<std::string> streams;
+            for (const auto& h : heads) streams.push_back(h.first);
+            for (const auto& row : tx.exec_params(
+                     "SELECT s.stream, (SELECT coalesce(max(stream_seq), 0) FROM event_log e WHERE e.stream = s.stream)"
+                     " FROM unnest($1::text[]) AS s(stream)",
+                     pg::text_array(streams))) {
+                heads[row[0].as<std::string>()] = row[1].as<int64_t>();
+            }
+            // Distinct (stream, after) pairs, each read once.
+            std::map<std::pair<std::string, int64_t>, size_t> wanted;
+            out.heads.reserve(reads.size());
+            std::vector<std::pair<std::string, int64_t>> starts;
+            for (const auto& r : reads) {
+                int64_t head = heads[r.stream];
+                out.heads.push_back(head);
+                int64_t after = r.from_head ? std::max<int64_t>(0, head - r.after_seq) : r.after_seq;
+                starts.emplace_back(r.stream, after);
+                wanted.emplace(starts.back(), wanted.size());
+            }
+            std::vector<std::string> want_streams(wanted.size()), want_afters(wanted.size());
+            for (const auto& [key, i] : wanted) {
+                want_streams[i] = key.first;
+                want_afters[i] = std::to_string(key.second);
+            }
+            auto r = tx.exec_params(
+                "SELECT w.i, e.* FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS w(stream, after_seq, i)"
+                " CROSS JOIN LATERAL (" + std::string(k_select_events) +
+                    " WHERE stream = w.stream AND stream_seq > w.after_seq ORDER BY stream_seq LIMIT $3) AS e"
+                " ORDER BY w.i, e.stream_seq",
+                pg::text_array(want_streams), "{" + join_commas(want_afters) + "}", max_events);
+            tx.commit();
+            std::vector<std::shared_ptr<std::vector<recorded_event>>> pages(wanted.size());
+            for (auto& p : pages) p = std::make_shared<std::vector<recorded_event>>();
+            auto events = to_events(r, 1);
+            for (size_t k = 0; k < r.size(); ++k) pages.at(r[k][0].as<size_t>() - 1)->push_back(std::move(events[k]));
+            out.events.reserve(reads.size());
+            for (const auto& s : starts) out.events.push_back(pages[wanted.at(s)]);
+            return out;
         });
     }
 

@@ -30,6 +30,9 @@ struct chat_bench_result {
     double plain_frames_per_second = 0;
     double plain_p99_ms = 0;
     double idle_rss_mib = 0;  // chat server RSS with `idle` more connections open
+    // The idle connections' hello + join + joined, all at once (at most 500 handshakes in
+    // flight), per second: the join rate a reconnect storm meets.
+    double chat_joins_per_second = 0, plain_joins_per_second = 0;
 };
 
 chat_bench_result run_chat_bench(const chat_bench_config& config);

@@ -56,11 +56,29 @@ struct room_event {
 // the feed streams; nullopt for anything else. One conversion for replays and the live relay.
 std::optional<room_event> room_event_of(const eventstore::recorded_event& e);
 
+// What a session appends to a room: a message, or its join or leave.
+enum class append_kind { message, join, leave };
+
 struct send_request {
     std::string room;
     author from;
-    std::string client_id;  // 1-64 chars, unique per user
-    std::string text;
+    std::string client_id;  // message: 1-64 chars, unique per user; join/leave: the request id
+    std::string text;       // messages only
+    append_kind kind = append_kind::message;
+};
+
+// A replay's read: the events of `room` after `after_seq`, or with from_head the last
+// `after_seq` events (0: none, only the head).
+struct room_read {
+    std::string room;
+    int64_t after_seq = 0;
+    bool from_head = false;
+};
+
+struct room_page {
+    int64_t head = 0;  // the room's last seq when it was read
+    // Never null; shared by the identical reads of one read_many.
+    std::shared_ptr<const std::vector<room_event>> events;
 };
 
 // A private room's stored key; `kind` is empty for a room that is not private.
@@ -89,10 +107,12 @@ public:
     room_log(const room_log&) = delete;
     room_log& operator=(const room_log&) = delete;
 
-    // Group commit: all the sends in one transaction; acks in the same order.
+    // Group commit: all the sends, joins and leaves in one transaction, in this order; acks in
+    // the same order. A join or leave's request id makes its retry idempotent.
     std::vector<room_ack> send_batch(const std::vector<send_request>& sends);
 
-    // `request_id` makes a retried join or leave idempotent (e.g. "<session id>:<n>").
+    // One join or leave in its own transaction. `request_id` makes a retried join or leave
+    // idempotent (e.g. "<session id>:<n>").
     room_ack join(const std::string& room, const author& who, const std::string& request_id);
     room_ack leave(const std::string& room, const author& who, const std::string& request_id);
 
@@ -111,9 +131,12 @@ public:
     // Events of `room` with seq > since_seq, in seq order, at most max_events.
     std::vector<room_event> read(const std::string& room, int64_t since_seq, int max_events);
 
+    // Many reads in one read transaction (a burst of joins); out[i] answers reads[i].
+    // Example: lobby at seq 57: read_many({{"lobby", 50}, {"lobby", 2, true}}, 100)
+    //   -> {head 57, seqs 51..57}, {head 57, seqs 56..57}
+    std::vector<room_page> read_many(const std::vector<room_read>& reads, int max_events);
+
 private:
-    room_ack membership(const char* type, const std::string& room, const author& who,
-                        const std::string& request_id);
     struct impl;
     std::unique_ptr<impl> _impl;
 };

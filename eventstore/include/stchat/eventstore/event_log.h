@@ -73,6 +73,26 @@ public:
     // The highest stream_seq of `stream` (0 when it has no event).
     virtual int64_t stream_head(const std::string& stream) = 0;
 
+    // Many read_stream and stream_head calls in one read transaction and two queries: what a
+    // burst of joins needs (the chat's reader batches them). out.heads[i] is the head of
+    // reads[i].stream; out.events[i] the events after reads[i].after_seq or, with from_head,
+    // after head - after_seq (the last after_seq events; 0: none). Each distinct
+    // (stream, start) is read once.
+    // Example: room.a at seq 57, room.b empty:
+    //   read_streams({{"room.a", 50}, {"room.a", 3, true}, {"room.b", 3, true}}, 100)
+    //   -> heads {57, 57, 0}; events {51..57}, {55..57}, {}
+    struct stream_read {
+        std::string stream;
+        int64_t after_seq = 0;
+        bool from_head = false;
+    };
+    struct stream_reads {
+        std::vector<int64_t> heads;
+        // Shared: identical reads get the same vector, never null.
+        std::vector<std::shared_ptr<const std::vector<recorded_event>>> events;
+    };
+    virtual stream_reads read_streams(const std::vector<stream_read>& reads, int max_events) = 0;
+
     // The highest committed position (0 for an empty log).
     virtual int64_t head() = 0;
 
