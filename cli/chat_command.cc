@@ -9,7 +9,7 @@
 namespace stchat::cli {
 
 int cmd_chat(int argc, char** argv) {
-    args a(argc, argv, 2, {}, options_for(conn_database, {"port", "web", "max-text", "history", "allow-origin", "allow-host", "ping-interval", "idle-timeout", "hello-timeout", "rate-limit", "max-rooms", "rooms-per-minute", "token-ttl"}));
+    args a(argc, argv, 2, {}, options_for(conn_database, {"port", "web", "max-text", "history", "allow-origin", "allow-host", "ping-interval", "idle-timeout", "hello-timeout", "rate-limit", "max-rooms", "rooms-per-minute", "token-ttl", "node-lease"}));
     if (a.help()) {
         std::cout << "Usage: stchat chat [options]\n\n"
                      "Serves chat rooms over WebSocket (RFC 6455) and the web client on one port:\n"
@@ -38,6 +38,9 @@ int cmd_chat(int argc, char** argv) {
                      "                     seconds, with 1001 (default 60)\n"
                      "  --hello-timeout S  close a stchat.v1 session without hello after S seconds,\n"
                      "                     with 1008 (default 10)\n"
+                     "  --node-lease S     a chat process on this database that has not renewed its\n"
+                     "                     lease for S seconds is dead: the others append the leave\n"
+                     "                     events of its users (default 15; renewed every S/3)\n"
                      "\nExamples:\n  stchat chat\n  stchat chat --port 8889\n"
                      "  curl -s localhost:8888/metrics | grep stchat_chat_sessions\n"
                      "  wscat --connect ws://localhost:8888\n";
@@ -59,6 +62,7 @@ int cmd_chat(int argc, char** argv) {
     c.hello_timeout_ms = millis("hello-timeout", 10);
     c.max_rooms = static_cast<size_t>(a.integer("max-rooms", 100, 1, 100000));
     c.rooms_per_minute = static_cast<int>(a.integer("rooms-per-minute", 10, 1, 1000000));
+    c.node_lease_ms = millis("node-lease", 15);
     c.token_ttl_s = static_cast<int64_t>(a.number("token-ttl", 30, 0.0001) * 86400);
     auto list = [&](const char* name) {
         std::vector<std::string> out;

@@ -23,6 +23,7 @@
 #include "chat_metrics.h"
 #include "db_worker.h"
 #include "identity.h"
+#include "node_lease.h"
 #include "protocol_codec.h"
 #include "room_access_cache.h"
 #include "room_keys.h"
@@ -115,10 +116,11 @@ class chat_server {
 public:
     explicit chat_server(const chat_config& config)
         : _config(config),
+          _node(make_node_name(config.port)),
           _limits{config.max_text},
           _tokens(secret_of(config.store), config.token_ttl_s),
           _origins(config.allowed_origins, config.allowed_hosts),
-          _writer(config.store, [this](size_t) { _metrics.send_batches.add(); }),
+          _writer(config.store, [this](size_t) { _metrics.send_batches.add(); }, _node),
           _reader(config.store) {
         _server.clear_access_channels(websocketpp::log::alevel::all);
         _server.clear_error_channels(websocketpp::log::elevel::all);
@@ -195,6 +197,10 @@ public:
                                                ", \"frames_sent\": " + std::to_string(_metrics.frames_sent.value());
                                     },
                                     [this] { return _health.problems(); }});
+        // The lease: this node's users leave if it dies; the users of nodes that died leave.
+        auto lease_ms = std::chrono::milliseconds(_config.node_lease_ms);
+        node_lease lease({_config.store, _node, lease_ms, lease_ms / 3,
+                          [this] { asio::post(_server.get_io_service(), [this] { join_again(); }); }});
         threads.threads.emplace_back([this] {
             while (!sleep_unless_stopped(std::chrono::milliseconds(200)) && !_relay_stop) {}
             asio::post(_server.get_io_service(), [this] { shutdown(); });
@@ -777,6 +783,17 @@ private:
                       }});
     }
 
+    // This node was healed while alive (its lease ran out): every user it has in a room joins
+    // again, so that the room's events say they are there.
+    void join_again() {
+        for (const auto& [room, users] : _presence) {
+            for (const auto& [uid, p] : users) {
+                std::string request = "again:" + std::to_string(++_rejoins) + ":" + std::to_string(_boot);
+                _writer.send({{room, {uid, p.name}, request, "", append_kind::join}, [](room_ack, send_outcome) {}});
+            }
+        }
+    }
+
     // ---- the relay: log -> sessions ----
     // /healthz tells the truth about it: 503 while Postgres is away ("postgres: …"), while the
     // relay is more than k_relay_lag_bound events behind ("relay: …"), or while a read has not
@@ -982,6 +999,7 @@ private:
     }
 
     const chat_config& _config;
+    std::string _node;  // this process in chat_node and in its joins' and leaves' metadata
     codec_limits _limits;
     token_signer _tokens;
     origin_policy _origins;
@@ -1007,6 +1025,7 @@ private:
     std::map<std::string, std::map<std::string, presence>> _presence;  // room -> uid -> its sessions here
     std::map<std::string, std::deque<steady::time_point>> _rooms_made;  // uid -> rooms it made, last minute
     uint64_t _next_session = 0;
+    uint64_t _rejoins = 0;
     uint64_t _boot = std::chrono::system_clock::now().time_since_epoch().count();
     std::atomic<bool> _relay_stop{false};
     std::atomic<bool> _fanning_out{false};  // a relay batch is posted to the Asio thread, not yet fanned out

@@ -28,8 +28,8 @@ auto with_retry(F&& f) -> decltype(f()) {
 
 }  // namespace
 
-db_worker::db_worker(const eventstore::store_config& store, std::function<void(size_t)> on_batch)
-    : _store(store), _on_batch(std::move(on_batch)) {
+db_worker::db_worker(const eventstore::store_config& store, std::function<void(size_t)> on_batch, std::string node)
+    : _store(store), _on_batch(std::move(on_batch)), _node(std::move(node)) {
     _thread = std::thread([this] { loop(); });
 }
 
@@ -87,7 +87,7 @@ void db_worker::loop() {
         }
         if (!rooms) {
             try {
-                rooms = std::make_unique<room_log>(_store);
+                rooms = std::make_unique<room_log>(_store, _node);
             } catch (const std::exception& e) {
                 log::error(k_component, std::string("database worker cannot connect: ") + e.what());
             }

@@ -50,7 +50,9 @@ struct pending_read {
 class db_worker {
 public:
     // on_batch: called with the size of each group commit that succeeded.
-    explicit db_worker(const eventstore::store_config& store, std::function<void(size_t)> on_batch = {});
+    // node: see room_log's constructor.
+    explicit db_worker(const eventstore::store_config& store, std::function<void(size_t)> on_batch = {},
+                       std::string node = "");
     ~db_worker();  // stop()
     db_worker(const db_worker&) = delete;
     db_worker& operator=(const db_worker&) = delete;
@@ -75,6 +77,7 @@ private:
 
     eventstore::store_config _store;
     std::function<void(size_t)> _on_batch;
+    std::string _node;
     std::mutex _mutex;
     std::condition_variable _cv;
     std::deque<work> _queue;

@@ -43,11 +43,25 @@ std::string member(const rapidjson::Document& d, const char* key) {
 struct room_log::impl {
     std::unique_ptr<eventstore::event_log> log;
     std::unique_ptr<eventstore::sql_session> sql;
+    std::string membership_metadata;  // {"node": "..."} or {}
 };
 
-room_log::room_log(const eventstore::store_config& config)
-    : _impl(std::make_unique<impl>(
-          impl{eventstore::make_event_log(config), eventstore::make_sql_session(config)})) {}
+namespace {
+std::string node_metadata(const std::string& node) {
+    if (node.empty()) return "{}";
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("node");
+    w.String(node.data(), static_cast<rapidjson::SizeType>(node.size()));
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+}
+}  // namespace
+
+room_log::room_log(const eventstore::store_config& config, std::string node)
+    : _impl(std::make_unique<impl>(impl{eventstore::make_event_log(config), eventstore::make_sql_session(config),
+                                        node_metadata(node)})) {}
 
 namespace {
 std::string unhex(const std::optional<std::string>& h) {
@@ -100,6 +114,7 @@ std::vector<room_ack> room_log::send_batch(const std::vector<send_request>& send
         } else {
             e.source = "chat-session:" + s.from.uid;
             e.type = s.kind == append_kind::join ? "chat.join" : "chat.leave";
+            e.metadata_json = _impl->membership_metadata;
             e.data_json = event_json(s.room, s.from, nullptr, nullptr);
         }
         events.push_back(std::move(e));

@@ -13,7 +13,7 @@ BEGIN
     END;
     GRANT USAGE ON SCHEMA public TO stchat_reader;
     GRANT SELECT ON event_log, inbox, checkpoint, event, execution, chat_log, undecodable,
-                    service_heartbeat, schema_migrations, inbox_floor, inbox_compaction, log_identity
+                    service_heartbeat, schema_migrations, inbox_floor, inbox_compaction, log_identity, chat_node
                     TO stchat_reader;
     GRANT SELECT (room, hash_kind, created_at) ON private_room TO stchat_reader;
     REVOKE ALL ON chat_secret FROM stchat_reader;

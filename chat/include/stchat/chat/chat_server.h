@@ -39,6 +39,9 @@ struct chat_config {
     int64_t token_ttl_s = 30 * 24 * 3600;  // how long a welcome's token restores its user
     double pings_per_second = 5;   // client pings per connection, bursts of 20; more: close 1008
     size_t max_key_checks = 256;   // private-room key checks queued at once; more: rate_limited
+    // A chat process that has not renewed its lease (chat_node) this long is dead: another one
+    // appends the leaves of its users. Renewed every third of it.
+    int node_lease_ms = 15000;
 };
 
 // Runs until stop_requested() (SIGINT/SIGTERM). Throws if the port cannot be bound.

@@ -102,7 +102,10 @@ struct room_ack {
 
 class room_log {
 public:
-    explicit room_log(const eventstore::store_config& config);
+    // `node`: the chat process appending (its lease in chat_node), put in the metadata of its
+    // joins and leaves so that another process can close them if it dies
+    // (migrations/functions/heal_chat_node.sql); "" for none.
+    explicit room_log(const eventstore::store_config& config, std::string node = "");
     ~room_log();
     room_log(const room_log&) = delete;
     room_log& operator=(const room_log&) = delete;

@@ -1,0 +1,74 @@
+#include "node_lease.h"
+
+#include <unistd.h>
+
+#include "stchat/common/log.h"
+#include "stchat/eventstore/sql_session.h"
+
+namespace stchat::chat {
+namespace {
+constexpr const char* k_component = "chat";
+
+std::string interval_of(std::chrono::milliseconds d) { return std::to_string(d.count()) + " milliseconds"; }
+}  // namespace
+
+std::string make_node_name(int port) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::system_clock::now().time_since_epoch()).count();
+    return "chat@" + std::string(host) + ":" + std::to_string(port) + "/" + std::to_string(us);
+}
+
+node_lease::node_lease(node_lease_config config) : _config(std::move(config)) {
+    // No call may outlive a stop by more than this.
+    if (!_config.store.statement_timeout_ms || *_config.store.statement_timeout_ms > 10000) {
+        _config.store.statement_timeout_ms = 10000;
+    }
+    _thread = std::thread([this] { loop(); });
+}
+
+node_lease::~node_lease() {
+    _stop = true;
+    _thread.join();
+}
+
+void node_lease::loop() {
+    auto next = std::chrono::steady_clock::now();
+    while (!_stop) {
+        if (std::chrono::steady_clock::now() >= next) {
+            tick();
+            next = std::chrono::steady_clock::now() + _config.renew_every;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the stop check's period
+    }
+}
+
+void node_lease::tick() {
+    try {
+        // A connection per tick: every 5 s, and never a stale one after an outage.
+        auto sql = eventstore::make_sql_session(_config.store);
+        auto renewed = sql->exec("SELECT healed FROM renew_chat_node($1)", {_config.node});
+        if (_reported) {
+            log::info(k_component, "lease: renewed again");
+            _reported = false;
+        }
+        if (renewed.at(0).at(0).value_or("f") == "t") {
+            log::warn(k_component, "lease: this node's lease had expired and its users were healed (left): joining them again");
+            _config.on_healed();
+        }
+        for (const auto& row : sql->exec("SELECT node, leaves FROM heal_dead_chat_nodes($1, $2::interval)",
+                                         {_config.node, interval_of(_config.lease)})) {
+            std::string leaves = row.at(1).value_or("0");
+            std::string text = "healed chat node " + row.at(0).value_or("?") + " (lease expired): " + leaves +
+                               " leave(s) appended";
+            if (leaves == "0") log::info(k_component, text);  // it had stopped cleanly
+            else log::warn(k_component, text);
+        }
+    } catch (const std::exception& e) {
+        if (!_reported) log::warn(k_component, std::string("lease: cannot renew (retrying): ") + e.what());
+        _reported = true;
+    }
+}
+
+}  // namespace stchat::chat

@@ -1,0 +1,54 @@
+#pragma once
+// Private to chat/: the lease of one chat process ("node") on the database, and the healing of
+// the nodes whose lease expired (migrations/011_chat_node.sql, functions/heal_chat_node.sql).
+//
+// Every `renew_every` the node renews its lease, then heals every other node that has not renewed
+// for `lease`: the `leave` events of the users a dead node had in rooms are appended, exactly
+// once however many nodes heal at the same time. A node that was healed although alive (its
+// lease ran out during a Postgres outage, or the process was stopped) hears it at its next renewal
+// (`on_healed`) and joins its users again.
+//
+// Example: nodes A and B, alice on A in lobby; A is killed with SIGKILL.
+//   B, <= lease + renew_every later: "healed chat node A: 1 leave appended"
+//   lobby's events: ... join alice (node A) ... leave alice (node A, healed)
+//
+// Thread-safety: a thread of its own; on_healed runs there. The destructor stops it within 100 ms
+// (or the statement timeout of a call in flight, at most 10 s).
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "stchat/eventstore/store_config.h"
+
+namespace stchat::chat {
+
+struct node_lease_config {
+    eventstore::store_config store;
+    std::string node;  // unique per process start, e.g. "chat@web1:8888/1764480000123456"
+    std::chrono::milliseconds lease{15000};
+    std::chrono::milliseconds renew_every{5000};
+    std::function<void()> on_healed = [] {};
+};
+
+class node_lease {
+public:
+    explicit node_lease(node_lease_config config);
+    ~node_lease();
+    node_lease(const node_lease&) = delete;
+    node_lease& operator=(const node_lease&) = delete;
+
+private:
+    void loop();
+    void tick();
+    node_lease_config _config;
+    std::atomic<bool> _stop{false};
+    bool _reported = false;
+    std::thread _thread;
+};
+
+// "chat@<host>:<port>/<microseconds since the epoch>": what names this process in chat_node.
+std::string make_node_name(int port);
+
+}  // namespace stchat::chat

@@ -1,0 +1,125 @@
+#define BOOST_TEST_MODULE presence_heal
+// Presence that heals: a chat process killed with SIGKILL leaves its users in their rooms until
+// another chat process, seeing its lease expire, appends their leaves: exactly once, although two
+// processes heal at the same time. A process healed while alive (stopped longer than its lease)
+// joins its users again when it comes back.
+#include <signal.h>
+
+#include <boost/test/unit_test.hpp>
+#include <set>
+#include <thread>
+
+#include "test_support.h"
+#include "ws_client.h"
+
+using namespace stchat::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A chat process with a 1.5 s lease (renewed every 0.5 s).
+struct chat_node_process {
+    int port = free_port();
+    child_process proc;
+    chat_node_process(const scratch_database& db, const std::string& log)
+        : proc({stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(port), "--node-lease", "1.5"},
+               log) {
+        proc.start();
+        wait_until([&] { return http_get(port, "/healthz") == "ok\n"; }, 20s, "chat process up");
+    }
+    std::string url() const { return "ws://127.0.0.1:" + std::to_string(port) + "/"; }
+};
+
+std::unique_ptr<ws_client> joined(const std::string& url, const std::string& name, const std::string& room) {
+    auto c = greeted_client(url, name);
+    c->send(R"({"type":"join","room":")" + room + R"("})");
+    c->next_of("joined");
+    return c;
+}
+
+std::string count_of(const char* type, const char* user) {
+    return std::string("SELECT count(*) FROM event_log WHERE stream = 'room.lobby' AND type = '") + type +
+           "' AND data->>'user' = '" + user + "'";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_killed_process_users_leave_once_although_two_processes_heal_it) {
+    scratch_database db("heal");
+    temp_dir logs;
+    chat_node_process doomed(db, logs.path() + "/doomed.log");
+    chat_node_process b(db, logs.path() + "/b.log");
+    chat_node_process c(db, logs.path() + "/c.log");
+    auto alice = joined(doomed.url(), "alice", "lobby");
+    auto alice_dev = alice.get();
+    alice_dev->send(R"({"type":"join","room":"dev"})");
+    alice_dev->next_of("joined");
+    auto carol = joined(doomed.url(), "carol", "lobby");
+    auto bob = joined(b.url(), "bob", "lobby");
+    auto dave = joined(c.url(), "dave", "lobby");
+
+    doomed.proc.kill(SIGKILL);
+    doomed.proc.wait();
+    // Bob, on another process, sees alice and carol leave: live, once each.
+    std::set<std::string> left;
+    wait_until([&] {
+        auto ev = bob->next_of("event", 20s);
+        if (std::string(ev["kind"].GetString()) == "leave") left.insert(ev["user"].GetString());
+        return left.size() == 2;
+    }, 30s, "bob sees the killed process's users leave");
+    BOOST_TEST((left == std::set<std::string>{"alice", "carol"}), "the users of the killed process left");
+    // Both live processes heal: by now both have looked at least once more.
+    wait_until([&] { return db.scalar("SELECT count(*) FROM chat_node WHERE healed_at IS NOT NULL") == 1; }, 10s,
+               "the node is marked healed");
+    // Both healers have looked again since (renewed a second after the heal: each renewal is
+    // followed by a heal pass): a second heal would show now.
+    wait_until([&] {
+        return db.scalar("SELECT count(*) FROM chat_node WHERE healed_at IS NULL AND seen_at > "
+                         "(SELECT max(healed_at) FROM chat_node) + interval '1 second'") == 2;
+    }, 10s, "both healers renewed after the heal");
+    BOOST_TEST(db.scalar(count_of("chat.leave", "alice")) == 1, "alice's leave of lobby appended once");
+    BOOST_TEST(db.scalar(count_of("chat.leave", "carol")) == 1, "carol's leave appended once");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE stream = 'room.dev' AND type = 'chat.leave'") == 1,
+               "alice leaves dev too");
+    BOOST_TEST(db.scalar(count_of("chat.leave", "bob")) == 0, "the live processes' users stay");
+    BOOST_TEST(db.scalar(count_of("chat.leave", "dave")) == 0, "the live processes' users stay");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE type = 'chat.leave' AND metadata->>'healed' = 'true'") == 3);
+    // chat_log gets the exit rows.
+    child_process project({stchat_binary(), "project", "--database", db.uri(), "--once", "--only", "chat_log"},
+                          logs.path() + "/project.log");
+    project.start();
+    BOOST_REQUIRE(project.wait() == 0);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM chat_log WHERE action = 'exit' AND username IN ('alice', 'carol')") == 3,
+               "chat_log: alice exits lobby and dev, carol lobby");
+    std::string healed_by = read_file(logs.path() + "/b.log") + read_file(logs.path() + "/c.log");
+    BOOST_TEST(healed_by.find("leave(s) appended") != std::string::npos, healed_by);
+}
+
+BOOST_AUTO_TEST_CASE(a_process_healed_while_stopped_joins_its_users_again) {
+    scratch_database db("heal_again");
+    temp_dir logs;
+    chat_node_process sleepy(db, logs.path() + "/sleepy.log");
+    chat_node_process b(db, logs.path() + "/b.log");
+    auto erin = joined(sleepy.url(), "erin", "lobby");
+    auto bob = joined(b.url(), "bob", "lobby");
+    ::kill(sleepy.proc.pid(), SIGSTOP);
+    wait_until([&] { return db.scalar(count_of("chat.leave", "erin")) == 1; }, 20s, "erin healed while her process is stopped");
+    ::kill(sleepy.proc.pid(), SIGCONT);
+    wait_until([&] { return db.scalar(count_of("chat.join", "erin")) == 2; }, 20s, "erin joins again");
+    BOOST_TEST(db.scalar(count_of("chat.leave", "erin")) == 1);
+    // Erin is still connected and in the room: her messages go through and bob sees them.
+    erin->send(R"({"type":"send","room":"lobby","id":"e-1","text":"back"})");
+    BOOST_TEST(erin->next_of("ack").HasMember("seq"));
+    for (;;) {
+        auto ev = bob->next_of("event");
+        if (std::string(ev["kind"].GetString()) == "message") {
+            BOOST_TEST(std::string(ev["text"].GetString()) == "back");
+            break;
+        }
+    }
+    // A clean stop leaves nothing to heal: erin's leave comes from her own process.
+    sleepy.proc.kill(SIGTERM);
+    BOOST_TEST(sleepy.proc.wait() == 0);
+    BOOST_TEST(db.scalar(count_of("chat.leave", "erin")) == 2, "her own leave on the clean stop");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE type = 'chat.leave' AND metadata->>'healed' = 'true'") == 1);
+}

@@ -1,0 +1,18 @@
+-- renew_chat_node: a chat process renews its lease (every 5 s); `healed` says whether another
+-- process healed it (appended the leaves of its users) since its last renewal, because its lease
+-- had expired (a Postgres outage, a stopped process): it then joins its users again.
+-- The row lock orders a renewal and a heal of the same node (heal_chat_node locks it too).
+--
+-- Example: SELECT healed FROM renew_chat_node('chat@web1:8888/1764480000123456');  -> false
+CREATE OR REPLACE FUNCTION renew_chat_node(me text, OUT healed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    last_seen timestamptz;
+    last_healed timestamptz;
+BEGIN
+    INSERT INTO chat_node (node) VALUES (me) ON CONFLICT (node) DO NOTHING;
+    SELECT seen_at, healed_at INTO last_seen, last_healed FROM chat_node WHERE node = me FOR UPDATE;
+    healed := last_healed IS NOT NULL AND last_healed >= last_seen;
+    UPDATE chat_node SET seen_at = now() WHERE node = me;
+END
+$$;
