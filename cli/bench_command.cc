@@ -61,10 +61,11 @@ int cmd_bench_chat(int argc, char** argv) {
                      "in-memory broadcast server (the same frames, nothing stored: the baseline),\n"
                      "connects U users in R rooms to each, and sends S messages/s in all for T seconds,\n"
                      "alternating the two servers; every room member receives every message. Then\n"
-                     "opens N idle connections to the chat server and reads its memory (RSS).\n"
+                     "the join storm: N connections do hello + join at once, to each server (J: the\n"
+                     "chat's joins/s), and the chat server's memory (RSS) with them open.\n"
                      "Reports delivered frames/s and send->receive latency; medians of the runs.\n"
                      "Last line: chat: F frames/s delivered, p50 a ms, p99 b ms, p999 c ms;\n"
-                     "           plain broadcast: G frames/s, p99 d ms\n\n"
+                     "           plain broadcast: G frames/s, p99 d ms; joins: J/s\n\n"
                   << connections_help(conn_database)
                   << "  --users U          connected users per server (default 1000)\n"
                      "  --rooms R          rooms, users spread evenly (default 1)\n"
