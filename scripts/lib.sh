@@ -15,7 +15,7 @@ as_root() {
 STCHAT_PACKAGES=(g++ cmake ninja-build pkg-config ccache git
     libnats-dev nats-server libprotobuf-dev protobuf-compiler libpqxx-dev libpq-dev
     libasio-dev libwebsocketpp-dev rapidjson-dev libboost-test-dev libssl-dev libsodium-dev
-    postgresql-15 postgresql-client-15)
+    postgresql-15 postgresql-client-15 haproxy)
 
 # Installs the Debian packages that are missing (and any extra ones named).
 stchat_install_packages() {
@@ -137,4 +137,61 @@ stchat_build_fuzzers() {
         -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DSTCHAT_TESTS=OFF \
         -DSTCHAT_FUZZ=ON >/dev/null
     cmake --build "$STCHAT_ROOT/build-fuzz" -j2 --target stchat_fuzzers
+}
+
+# HAProxy in front of several chat processes (scripts/run.sh with STCHAT_CHAT_NODES, the
+# multi-node tests): prints its configuration. No stickiness: any node serves any user (a client
+# resumes by token and `since`). A node is taken out when its /healthz fails twice (Postgres
+# unreachable, relay behind: 503), and put back after two passes; a connection refused by a dead
+# node is sent to another. WebSockets (after the upgrade) are tunnels: pings every 20 s keep them
+# busy, so the 2-minute tunnel timeout only ends connections nobody answers.
+#   stchat_haproxy_config <listen port> <host:port of a chat process>...
+# With STCHAT_HAPROXY_RESOLVER=<dns server:port> (docker-compose: 127.0.0.11:53) each host is a
+# DNS name whose addresses are the chat processes (replicas), up to 10 per name.
+stchat_haproxy_config() {
+    local port=$1 i=0 s fds maxconn=20000
+    shift
+    # Two descriptors per connection, within what this shell may open (HAProxy refuses to start
+    # when maxconn needs more than the hard limit).
+    fds=$(ulimit -Hn)
+    if [ "$fds" != unlimited ] && [ $(( (fds - 100) / 2 )) -lt $maxconn ]; then maxconn=$(( (fds - 100) / 2 )); fi
+    if [ -n "${STCHAT_HAPROXY_RESOLVER:-}" ]; then
+        printf 'resolvers dns\n    nameserver dns %s\n    hold valid 2s\n\n' "$STCHAT_HAPROXY_RESOLVER"
+    fi
+    cat <<CFG
+global
+    maxconn $maxconn
+    hard-stop-after 5s
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout http-request 10s
+    timeout client 75s
+    timeout server 75s
+    timeout tunnel 2m
+    timeout client-fin 5s
+    timeout server-fin 5s
+    retries 2
+    option redispatch
+
+frontend chat
+    bind :$port
+    default_backend chat_nodes
+
+backend chat_nodes
+    balance leastconn
+    option httpchk
+    http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host 127.0.0.1
+    http-check expect status 200
+    default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2
+CFG
+    for s in "$@"; do
+        i=$((i + 1))
+        if [ -n "${STCHAT_HAPROXY_RESOLVER:-}" ]; then
+            echo "    server-template chat${i}- 10 $s check resolvers dns init-addr none"
+        else
+            echo "    server chat$i $s check"
+        fi
+    done
 }

@@ -8,6 +8,8 @@
 #   STCHAT_PGPORT    port of the local Postgres (default 15432)
 #   STCHAT_NATS_PORT port of the local nats-server (default 4222)
 #   STCHAT_CHAT_PORT port of the chat server and web client (default 8888)
+#   STCHAT_CHAT_NODES chat processes (default 1); more than 1: they listen on STCHAT_CHAT_NODE_PORT
+#                    (default 18881), +1, ... and HAProxy serves the chat port in front of them
 #   STCHAT_CHAT_HOSTS host names people reach the chat by, comma-separated (default: none;
 #                    localhost and IP addresses always work), e.g. chat.example.com
 #   STCHAT_INGEST_METRICS_PORT, STCHAT_PROJECT_METRICS_PORT  /healthz and /metrics of the ingest
@@ -87,8 +89,24 @@ start project "$stchat" project --database "$database" --metrics-port "$project_
 if [ "${STCHAT_OUTBOX:-1}" != 0 ]; then
     start outbox "$stchat" outbox --database "$database" --nats "$nats" --metrics-port "${STCHAT_OUTBOX_METRICS_PORT:-8893}"
 fi
-start chat "$stchat" chat --database "$database" --port "${STCHAT_CHAT_PORT:-8888}" --web "$STCHAT_ROOT/web" \
-    ${STCHAT_CHAT_HOSTS:+--allow-host "$STCHAT_CHAT_HOSTS"}
+chat_port=${STCHAT_CHAT_PORT:-8888}
+nodes=${STCHAT_CHAT_NODES:-1}
+[[ "$nodes" =~ ^[1-9][0-9]?$ ]] || stchat_die "STCHAT_CHAT_NODES must be 1 to 99 (is '$nodes')"
+if [ "$nodes" = 1 ]; then
+    start chat "$stchat" chat --database "$database" --port "$chat_port" --web "$STCHAT_ROOT/web" \
+        ${STCHAT_CHAT_HOSTS:+--allow-host "$STCHAT_CHAT_HOSTS"}
+else
+    # Several chat processes on ports STCHAT_CHAT_NODE_PORT, +1 ..., HAProxy on the chat port.
+    servers=()
+    for i in $(seq 1 "$nodes"); do
+        node_port=$(( ${STCHAT_CHAT_NODE_PORT:-18881} + i - 1 ))
+        start "chat$i" "$stchat" chat --database "$database" --port "$node_port" --web "$STCHAT_ROOT/web" \
+            ${STCHAT_CHAT_HOSTS:+--allow-host "$STCHAT_CHAT_HOSTS"}
+        servers+=("127.0.0.1:$node_port")
+    done
+    stchat_haproxy_config "$chat_port" "${servers[@]}" > "$home/haproxy.cfg"
+    start haproxy haproxy -db -f "$home/haproxy.cfg"
+fi
 if [ "${SPORT_RATE:-5}" != 0 ]; then
     start feed-sport "$stchat" feed sport_event --nats "$nats" --rate "${SPORT_RATE:-5}"
 fi
@@ -99,7 +117,7 @@ fi
 cat >&2 <<MSG
 
   st-chat is running.
-    Chat: http://localhost:${STCHAT_CHAT_PORT:-8888}/
+    Chat: http://localhost:${STCHAT_CHAT_PORT:-8888}/   ($nodes chat process(es)$([ "$nodes" -gt 1 ] && echo ' behind HAProxy'))
           or: $wscat_bin --connect ws://localhost:${STCHAT_CHAT_PORT:-8888}
   In another terminal:
     psql $database -c 'select * from event order by timestamp desc limit 5'

@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 /usr/bin/docker-compose -f docker-compose.yml config >/dev/null  # exits non-zero on an invalid file
 services=$(/usr/bin/docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')
-expected="chat feed-execution feed-sport ingest migrate nats outbox postgres projector "
+expected="chat feed-execution feed-sport haproxy ingest migrate nats outbox postgres projector "
 if [ "$services" != "$expected" ]; then
     echo "docker-compose.yml services: $services; expected: $expected" >&2
     exit 1
@@ -27,4 +27,10 @@ if [ -n "$missing" ]; then
     echo "run.sh starts, docker-compose.yml does not: $missing" >&2
     exit 1
 fi
-echo "docker-compose.yml: 9 services, runs everything run.sh runs ($(echo $run_commands | tr '\n' ','))"
+# The HAProxy of the compose file: the configuration its command line makes is valid.
+cfg=$(mktemp)
+trap 'rm -f "$cfg"' EXIT
+bash -c "source scripts/lib.sh && STCHAT_HAPROXY_RESOLVER=127.0.0.11:53 stchat_haproxy_config 8888 chat:8888" > "$cfg"
+grep -q 'stchat_haproxy_config 8888 chat:8888' docker-compose.yml || { echo "docker-compose.yml: haproxy's command changed" >&2; exit 1; }
+haproxy -c -q -f "$cfg" || { echo "the compose HAProxy configuration is invalid:" >&2; cat "$cfg" >&2; exit 1; }
+echo "docker-compose.yml: 10 services, runs everything run.sh runs ($(echo $run_commands | tr '\n' ','))"
