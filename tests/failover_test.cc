@@ -337,3 +337,26 @@ BOOST_AUTO_TEST_CASE(a_really_full_disk_is_waited_out_and_loses_nothing,
     BOOST_TEST(pg.count("SELECT count(*) FROM event_log") == 5000, "nothing lost, nothing doubled");
     BOOST_TEST(pg.count("SELECT count(DISTINCT (metadata->>'stream_seq')::bigint) FROM event_log") == 5000);
 }
+
+BOOST_AUTO_TEST_CASE(a_chat_process_healthz_is_503_while_postgres_is_down_and_ok_again_after) {
+    // What HAProxy's health check sees (scripts/lib.sh): a node without its database is taken out.
+    pair_fixture pg;
+    pg.start(false, false);
+    temp_dir logs;
+    child_process migrate({stchat_binary(), "migrate", "--database", pg.primary.uri()}, logs.path() + "/migrate.log");
+    migrate.start();
+    BOOST_REQUIRE(migrate.wait() == 0);
+    int port = free_port();
+    child_process chat({stchat_binary(), "chat", "--database", pg.primary.uri(), "--port", std::to_string(port)},
+                       logs.path() + "/chat.log");
+    chat.start();
+    wait_until([&] { return http_get(port, "/healthz") == "ok\n"; }, 30s, "chat healthy");
+    pg.primary.stop("immediate");
+    std::string said;
+    wait_until([&] { return (said = http_get(port, "/healthz")).rfind("unhealthy: postgres", 0) == 0; }, 30s,
+               "/healthz naming Postgres while it is down");
+    pg.primary.start();
+    wait_until([&] { return http_get(port, "/healthz") == "ok\n"; }, 30s, "/healthz ok again once Postgres is back");
+    chat.kill(SIGTERM);
+    BOOST_TEST(chat.wait() == 0, read_file(logs.path() + "/chat.log"));
+}
