@@ -23,6 +23,7 @@
 #include "chat_metrics.h"
 #include "db_worker.h"
 #include "identity.h"
+#include "keepalive.h"
 #include "node_lease.h"
 #include "protocol_codec.h"
 #include "room_access_cache.h"
@@ -70,12 +71,8 @@ struct session {
         : actions(actions_per_second, 2 * actions_per_second), pings(pings_per_second, k_ping_burst) {}
     uint64_t id = 0;
     server_t::connection_ptr con;  // held until on_close erases the session
-    steady::time_point opened = steady::now();
-    steady::time_point last_seen = steady::now();  // last frame or pong from the client
-    steady::time_point last_ping = steady::now();
-    steady::time_point first_ping = steady::now();  // the first ping not yet answered
+    keepalive_state alive{steady::now()};  // alive.greeted: said hello (legacy: always); identity fixed
     bool legacy = false;
-    bool greeted = false;  // said hello (legacy: always); identity is fixed from then on
     author who;
     std::map<std::string, room_state> rooms;
     uint64_t next_request = 0;
@@ -314,7 +311,7 @@ private:
         (s.legacy ? _metrics.sessions_legacy : _metrics.sessions_v1).add(1);
         if (s.legacy) {
             s.who = {random_uid(), random_name()};
-            s.greeted = true;
+            s.alive.greeted = true;
             join(h, s, "lobby", std::nullopt, true);
         }
     }
@@ -338,7 +335,7 @@ private:
         auto it = _sessions.find(h);
         if (it == _sessions.end()) return;
         session& s = it->second;
-        s.last_seen = steady::now();
+        s.alive.last_seen = steady::now();
         _metrics.frames_received.add();
         if (m->get_opcode() != websocketpp::frame::opcode::text) {
             // Binary frames skip the UTF-8 check: nothing in them is taken (RFC 6455 7.4.1).
@@ -359,7 +356,7 @@ private:
         auto it = _sessions.find(h);
         if (it == _sessions.end()) return false;
         session& s = it->second;
-        s.last_seen = steady::now();
+        s.alive.last_seen = steady::now();
         if (!s.pings.take()) {
             close(s, websocketpp::close::status::policy_violation, "ping flood", "ping_flood");
             return false;
@@ -393,7 +390,7 @@ private:
         decoded d = decode_v1(payload, _limits);
         if (!d.req) return error(h, d.error.code.c_str(), d.error.message, d.error.ref);
         request& r = *d.req;
-        if (r.type != request::kind::hello && !s.greeted) {
+        if (r.type != request::kind::hello && !s.alive.greeted) {
             return error(h, "hello_required", "send hello first", "");
         }
         switch (r.type) {
@@ -407,7 +404,7 @@ private:
 
     // ---- v1 requests ----
     void on_hello(hdl_t h, session& s, request& r) {
-        if (s.greeted) {
+        if (s.alive.greeted) {
             return error(h, "bad_frame", "hello was already said on this connection; reconnect to change user", "hello");
         }
         if (r.token) {
@@ -420,7 +417,7 @@ private:
         } else {
             s.who = {random_uid(), r.name ? *r.name : random_name()};
         }
-        s.greeted = true;
+        s.alive.greeted = true;
         send_text(h, welcome_frame(s.who, _tokens.make(s.who, now_seconds())));
     }
 
@@ -837,7 +834,9 @@ private:
                     _fanning_out = true;
                     asio::post(_server.get_io_service(), [this, batch = std::move(backlog)] {
                         for (const auto& e : batch) fan_out(e);
-                        _fanning_out = false;
+                        // Posted after the writes the fan-out queued (websocketpp posts each
+                        // connection's write): the next batch waits until they are done.
+                        asio::post(_server.get_io_service(), [this] { _fanning_out = false; });
                     });
                     backlog.clear();
                 }
@@ -939,7 +938,7 @@ private:
     // ---- keepalive: ping quiet sessions, close dead ones ----
     void touch(hdl_t h) {
         auto it = _sessions.find(h);
-        if (it != _sessions.end()) it->second.last_seen = steady::now();
+        if (it != _sessions.end()) it->second.alive.last_seen = steady::now();
     }
 
     void schedule_tick() {
@@ -954,24 +953,17 @@ private:
 
     void check_sessions() {
         auto now = steady::now();
-        auto ms = [&](steady::time_point t) {
-            return std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
-        };
-        // A session is idle when it has been silent for the idle timeout *and* has left a ping
-        // unanswered for the grace after it: silence the server caused (a ping it could not send
-        // while busy, or stopped) never closes a session; it is pinged first.
-        const int64_t grace = std::max(_config.idle_timeout_ms - _config.ping_interval_ms, _config.idle_timeout_ms / 4);
+        const keepalive_config rules{_config.ping_interval_ms, _config.idle_timeout_ms, _config.hello_timeout_ms};
         for (auto& [h, s] : _sessions) {
             websocketpp::lib::error_code ec;
             if (!s.con || s.con->get_state() != websocketpp::session::state::open) continue;
-            if (!s.greeted && ms(s.opened) > _config.hello_timeout_ms) {
+            switch (keepalive_due(rules, s.alive, now)) {
+            case keepalive_action::close_no_hello:
                 close(s, websocketpp::close::status::policy_violation, "hello required", "no_hello");
-            } else if (ms(s.last_seen) > _config.idle_timeout_ms && s.last_ping > s.last_seen && ms(s.first_ping) > grace) {
-                close(s, websocketpp::close::status::going_away, "idle timeout", "idle");
-            } else if (ms(s.last_seen) >= _config.ping_interval_ms && ms(s.last_ping) >= _config.ping_interval_ms) {
-                if (s.last_ping <= s.last_seen) s.first_ping = now;  // the first since the client's last sign of life
-                s.last_ping = now;
-                s.con->ping("", ec);
+                break;
+            case keepalive_action::close_idle: close(s, websocketpp::close::status::going_away, "idle timeout", "idle"); break;
+            case keepalive_action::ping: s.con->ping("", ec); break;
+            case keepalive_action::none: break;
             }
         }
         // Room-creation quotas of users with nothing in the last minute are forgotten.

@@ -5,6 +5,7 @@
 
 #include "../src/identity.h"
 #include "../src/protocol_codec.h"
+#include "../src/keepalive.h"
 #include "../src/room_access_cache.h"
 #include "../src/room_keys.h"
 #include "../src/text_rules.h"
@@ -214,4 +215,42 @@ BOOST_AUTO_TEST_CASE(a_room_access_is_read_once_for_all_waiting_joins_and_kept_o
     cache.wait("c", waiter("f"));
     cache.done("c", room_access{true, {}});
     BOOST_TEST(cache.known() <= 2u, "bounded: " << cache.known());
+}
+
+BOOST_AUTO_TEST_CASE(keepalive_pings_first_and_closes_only_after_an_unanswered_ping_and_its_grace) {
+    using namespace std::chrono;
+    const keepalive_config c{20000, 60000, 10000};
+    auto t0 = steady_clock::now();
+    auto at = [&](int s) { return t0 + seconds(s); };
+    {
+        keepalive_state s(t0);
+        s.greeted = true;
+        BOOST_TEST((keepalive_due(c, s, at(10)) == keepalive_action::none));
+        BOOST_TEST((keepalive_due(c, s, at(20)) == keepalive_action::ping), "silent 20 s: pinged");
+        BOOST_TEST((keepalive_due(c, s, at(30)) == keepalive_action::none), "not again before 20 s");
+        BOOST_TEST((keepalive_due(c, s, at(40)) == keepalive_action::ping));
+        BOOST_TEST((keepalive_due(c, s, at(60)) == keepalive_action::ping), "silent 60 s, first ping 40 s ago: not yet");
+        BOOST_TEST((keepalive_due(c, s, at(61)) == keepalive_action::close_idle), "a ping unanswered 41 s: idle");
+    }
+    {
+        keepalive_state s(t0);
+        s.greeted = true;
+        BOOST_TEST((keepalive_due(c, s, at(20)) == keepalive_action::ping));
+        s.last_seen = at(21);  // the pong
+        BOOST_TEST((keepalive_due(c, s, at(80)) == keepalive_action::ping), "answered: silence starts again");
+        BOOST_TEST((keepalive_due(c, s, at(82)) == keepalive_action::none));
+        BOOST_TEST((keepalive_due(c, s, at(121)) == keepalive_action::close_idle), "its first ping of this silence was at 80");
+    }
+    {
+        // The server stopped (no tick) from t=1 to t=300: its silence, not the client's.
+        keepalive_state s(t0);
+        s.greeted = true;
+        BOOST_TEST((keepalive_due(c, s, at(300)) == keepalive_action::ping), "pinged, not closed");
+        s.last_seen = at(300) + milliseconds(5);
+        BOOST_TEST((keepalive_due(c, s, at(301)) == keepalive_action::none), "answered: kept");
+    }
+    {
+        keepalive_state s(t0);
+        BOOST_TEST((keepalive_due(c, s, at(11)) == keepalive_action::close_no_hello), "no hello within 10 s");
+    }
 }
