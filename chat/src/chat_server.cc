@@ -24,6 +24,7 @@
 #include "db_worker.h"
 #include "identity.h"
 #include "keepalive.h"
+#include "log_relay.h"
 #include "node_lease.h"
 #include "protocol_codec.h"
 #include "room_access_cache.h"
@@ -33,7 +34,6 @@
 #include "stchat/common/limits.h"
 #include "stchat/common/log.h"
 #include "stchat/common/shutdown.h"
-#include "stchat/common/stall_watchdog.h"
 #include "stchat/eventstore/event_log.h"
 #include "stchat/eventstore/heartbeat.h"
 #include "stchat/eventstore/sql_session.h"
@@ -55,9 +55,6 @@ constexpr size_t k_max_pending = 10000;   // live events kept for one session wh
 constexpr size_t k_max_http_body = 1024;  // bytes of an HTTP request body
 constexpr double k_ping_burst = 20;
 constexpr size_t k_max_member_names = 200;  // names in a joined frame
-constexpr size_t k_relay_page = 1000;      // events per relay read
-constexpr size_t k_relay_backlog = 20000;  // events the relay holds while the Asio thread is busy
-constexpr int64_t k_relay_lag_bound = 10000;  // events; beyond: /healthz 503 "relay: …"
 
 struct room_state {
     uint64_t generation = 0;  // which join of the session this state belongs to
@@ -183,8 +180,18 @@ public:
                 stop = true;
                 for (auto& t : threads) t.join();
             }
-        } threads{_relay_stop, {}};
-        threads.threads.emplace_back([this, start] { relay_loop(start); });
+        } threads{_stopping, {}};
+        // Each batch is fanned out on the Asio thread; its done() is posted after the writes
+        // the fan-out queued (websocketpp posts each connection's write), so the next batch
+        // waits until they are done.
+        log_relay relay({_config.store, start, &_health, &_metrics.relay_position, &_metrics.relay_lag,
+                         [this](std::vector<room_event> batch, std::function<void()> done) {
+                             auto& io = _server.get_io_service();
+                             asio::post(io, [this, &io, batch = std::move(batch), done = std::move(done)] {
+                                 for (const auto& e : batch) fan_out(e);
+                                 asio::post(io, done);
+                             });
+                         }});
         // `stchat status` sees this process, its sessions and its health.
         eventstore::heartbeat beat({_config.store, "chat", _config.port,
                                     [this] {
@@ -199,7 +206,7 @@ public:
         node_lease lease({_config.store, _node, lease_ms, lease_ms / 3,
                           [this] { asio::post(_server.get_io_service(), [this] { join_again(); }); }});
         threads.threads.emplace_back([this] {
-            while (!sleep_unless_stopped(std::chrono::milliseconds(200)) && !_relay_stop) {}
+            while (!sleep_unless_stopped(std::chrono::milliseconds(200)) && !_stopping) {}
             asio::post(_server.get_io_service(), [this] { shutdown(); });
         });
         _server.run();
@@ -791,82 +798,7 @@ private:
         }
     }
 
-    // ---- the relay: log -> sessions ----
-    // /healthz tells the truth about it: 503 while Postgres is away ("postgres: …"), while the
-    // relay is more than k_relay_lag_bound events behind ("relay: …"), or while a read has not
-    // come back for 15 s ("stall: …"): a load balancer then sends new users elsewhere.
-    void relay_loop(int64_t position) {
-        std::unique_ptr<eventstore::event_log> log;
-        bool reported = false;
-        stall_watchdog watchdog({&_health, k_component, "the relay has read nothing for %s", std::chrono::seconds(15)});
-        std::vector<room_event> backlog;  // read, not yet handed to the Asio thread
-        while (!_relay_stop) {
-            try {
-                if (!log) log = eventstore::make_event_log(_config.store);
-                std::vector<eventstore::recorded_event> events;  // none while the backlog is full
-                if (backlog.size() < k_relay_backlog) events = log->read_after(position, static_cast<int>(k_relay_page));
-                watchdog.progress();
-                if (reported) {
-                    log::info(k_component, "relay: Postgres is back");
-                    _health.set("postgres", "");
-                    reported = false;
-                }
-                if (!events.empty()) {
-                    position = events.back().position;
-                    _metrics.relay_position.set(position);
-                    // A full page means the relay is behind: say by how much.
-                    set_relay_lag(events.size() == k_relay_page ? std::max<int64_t>(0, log->head() - position) : 0);
-                    for (const auto& e : events) {
-                        try {
-                            if (auto r = room_event_of(e)) backlog.push_back(std::move(*r));
-                        } catch (const std::runtime_error& bad) {
-                            log::error(k_component, bad.what());  // skipped, never fatal to the relay
-                        }
-                    }
-                } else if (backlog.size() < k_relay_backlog) {
-                    set_relay_lag(0);  // read and found nothing new
-                }
-                // One batch in the Asio thread's hands at a time: while it fans one out, what
-                // comes meanwhile gathers here and goes as the next batch, so a busy server
-                // writes each session once per batch, not once per event (a join storm's join
-                // events). An idle server hands each event over at once.
-                if (!backlog.empty() && !_fanning_out) {
-                    _fanning_out = true;
-                    asio::post(_server.get_io_service(), [this, batch = std::move(backlog)] {
-                        for (const auto& e : batch) fan_out(e);
-                        // Posted after the writes the fan-out queued (websocketpp posts each
-                        // connection's write): the next batch waits until they are done.
-                        asio::post(_server.get_io_service(), [this] { _fanning_out = false; });
-                    });
-                    backlog.clear();
-                }
-                if (events.size() == k_relay_page && backlog.size() < k_relay_backlog) continue;
-                // Caught up (or holding enough): wait for an append, or briefly for the batch in hand.
-                log->wait_for_append(backlog.empty() ? std::chrono::milliseconds(500) : std::chrono::milliseconds(2));
-                watchdog.progress();
-            } catch (const std::exception& e) {
-                if (!reported) {
-                    log::warn(k_component, std::string("relay: ") + e.what() + "; retrying");
-                    _health.set("postgres", e.what());
-                }
-                reported = true;
-                std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            }
-        }
-    }
-
-    void set_relay_lag(int64_t lag) {
-        _metrics.relay_lag.set(lag);
-        bool behind = lag > k_relay_lag_bound;
-        if (behind == _relay_behind) return;
-        _relay_behind = behind;
-        _health.set("relay", behind ? std::to_string(lag) + " events behind the log" : "");
-        if (behind) log::warn(k_component, "relay: " + std::to_string(lag) + " events behind the log");
-        else log::info(k_component, "relay: caught up");
-    }
-
-
-
+    // ---- the relay's batches (log_relay.h) -> sessions ----
     void fan_out(const room_event& e) {
         auto it = _members.find(e.room);
         if (it == _members.end()) return;
@@ -1019,10 +951,8 @@ private:
     uint64_t _next_session = 0;
     uint64_t _rejoins = 0;
     uint64_t _boot = std::chrono::system_clock::now().time_since_epoch().count();
-    std::atomic<bool> _relay_stop{false};
-    std::atomic<bool> _fanning_out{false};  // a relay batch is posted to the Asio thread, not yet fanned out
+    std::atomic<bool> _stopping{false};  // run() is ending: the stop watcher's thread ends
     metrics::health_state _health;  // what /healthz says (set by the relay thread)
-    bool _relay_behind = false;     // relay thread only
 };
 
 }  // namespace
