@@ -28,6 +28,7 @@
 #include "node_lease.h"
 #include "protocol_codec.h"
 #include "room_access_cache.h"
+#include "room_presence.h"
 #include "room_keys.h"
 #include "stchat/chat/chat_server.h"
 #include "stchat/chat/room_log.h"
@@ -620,6 +621,7 @@ private:
         _members[room][h] = member{&s, &state};
         bool feed = is_feed_room(room);
         bool first = false;
+        bool with_members = !feed && !again && _room_presence.track(room);
         if (!feed && !again) {
             presence& p = _presence[room][s.who.uid];
             first = p.connections++ == 0;
@@ -633,10 +635,12 @@ private:
         // Where the replay starts: after `since` (a `since` above the head is read as the head,
         // so live events follow); else the last `history` events; a legacy client (quiet) starts
         // at its own join, as in the original.
-        auto start = [since, history, quiet, room](int64_t own_join) {
-            if (since) return room_read{room, *since, false};
-            if (quiet) return own_join > 0 ? room_read{room, own_join - 1, false} : room_read{room, 0, true};
-            return room_read{room, history, true};
+        auto start = [since, history, quiet, room, with_members](int64_t own_join) {
+            room_read r = since ? room_read{room, *since, false}
+                          : quiet ? (own_join > 0 ? room_read{room, own_join - 1, false} : room_read{room, 0, true})
+                                  : room_read{room, history, true};
+            r.with_members = with_members;
+            return r;
         };
         if (!first) return read_replay(c, start(0));
         // The join is group-committed with the other sends, joins and leaves; its replay is read
@@ -671,7 +675,13 @@ private:
                               c.after = r.from_head ? std::max<int64_t>(0, page->head - r.after_seq)
                                                     : std::min(r.after_seq, page->head);
                           }
-                          asio::post(io, [this, c, events = page->events] { replay_page(c, false, *events); });
+                          asio::post(io, [this, c, r, events = page->events, members = page->members] {
+                              if (r.with_members) {
+                                  if (members) _room_presence.seed(c.room, members->as_of_position, members->members);
+                                  else _room_presence.failed(c.room);
+                              }
+                              replay_page(c, false, *events);
+                          });
                       }});
     }
 
@@ -695,6 +705,7 @@ private:
         if (!st) return;  // gone, left, or joined again
         session& s = *sp;
         if (failed) {
+            _room_presence.failed(c.room);  // a snapshot it may have carried is asked again
             // Leave the room so that the client's join can simply be repeated.
             leave_room(c.h, s, c.room);
             s.rooms.erase(c.room);
@@ -704,13 +715,22 @@ private:
             st->last_seq = c.after;  // live events up to here are the client's already
             if (!s.legacy) {
                 // At most k_max_member_names: a room of 10,000 must not send 10,000 names per join.
-                std::vector<std::string> names;
+                // Who the room's events say is there (the same on every process); until that is
+                // known (its read failed), who is there through this process.
                 size_t total = 0;
-                if (auto present = _presence.find(c.room); present != _presence.end()) {
-                    total = present->second.size();
-                    for (const auto& p : present->second) {
-                        if (names.size() >= k_max_member_names) break;
-                        names.push_back(p.second.name);
+                std::vector<std::string> names = _room_presence.names(c.room, k_max_member_names, &total);
+                if (_room_presence.known(c.room) && !_room_presence.present(c.room, s.who.uid)) {
+                    // Its own join is committed, its event not yet relayed here: it is there.
+                    if (names.size() < k_max_member_names) names.push_back(s.who.name);
+                    ++total;
+                }
+                if (!_room_presence.known(c.room)) {
+                    if (auto present = _presence.find(c.room); present != _presence.end()) {
+                        total = present->second.size();
+                        for (const auto& p : present->second) {
+                            if (names.size() >= k_max_member_names) break;
+                            names.push_back(p.second.name);
+                        }
                     }
                 }
                 send_text(c.h, joined_frame(c.room, std::max(c.head, page.empty() ? c.head : page.back().seq), names, total));
@@ -759,6 +779,7 @@ private:
             if (m->second.empty()) _members.erase(m);
         }
         if (is_feed_room(room)) return;  // read-only: nothing to record
+        _room_presence.untrack(room);
         auto p = _presence.find(room);
         if (p == _presence.end()) return;
         auto count = p->second.find(s.who.uid);
@@ -800,6 +821,7 @@ private:
 
     // ---- the relay's batches (log_relay.h) -> sessions ----
     void fan_out(const room_event& e) {
+        _room_presence.apply(e);
         auto it = _members.find(e.room);
         if (it == _members.end()) return;
         event_frames frames{e, nullptr, nullptr};
@@ -934,6 +956,7 @@ private:
     db_worker _reader;  // replays
     task_thread _keys;  // argon2id hashes and checks (see ~chat_server for the stop order)
     room_access_cache _access{100000};
+    room_presence _room_presence;  // who is in the rooms this process has sessions in, by their events
     std::map<hdl_t, session, std::owner_less<hdl_t>> _sessions;
     // room -> its sessions on this process. The pointers stay valid while the entry exists:
     // sessions and their room_state live in std::map nodes, erased only after the entry is.

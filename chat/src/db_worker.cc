@@ -1,5 +1,6 @@
 #include "db_worker.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "stchat/common/log.h"
@@ -139,6 +140,23 @@ void db_worker::read_all(room_log* rooms, std::vector<pending_read>& reads) {
         if (!rooms) throw std::runtime_error("no database connection");
         pages = with_retry([&] { return rooms->read_many(batch, k_read_page); });  // a read: safe to repeat
         ok = true;
+        // Who is in the rooms whose first local join this is: one statement for the batch.
+        std::vector<std::string> wanted;
+        for (const auto& r : batch) {
+            if (r.with_members && std::find(wanted.begin(), wanted.end(), r.room) == wanted.end()) wanted.push_back(r.room);
+        }
+        if (!wanted.empty()) {
+            try {
+                auto members = with_retry([&] { return rooms->members_of(wanted); });
+                for (size_t i = 0; i < batch.size(); ++i) {
+                    if (!batch[i].with_members) continue;
+                    size_t k = static_cast<size_t>(std::find(wanted.begin(), wanted.end(), batch[i].room) - wanted.begin());
+                    pages[i].members = std::make_shared<const room_members>(members[k]);
+                }
+            } catch (const std::exception& e) {
+                log::error(k_component, std::string("reading who is in the rooms failed: ") + e.what());
+            }
+        }
     } catch (const std::exception& e) {
         log::error(k_component, std::string("replay read failed: ") + e.what());
     }

@@ -219,3 +219,56 @@ std::vector<room_page> room_log::read_many(const std::vector<room_read>& reads, 
 }
 
 }  // namespace stchat::chat
+
+namespace stchat::chat {
+
+namespace {
+// A Postgres text[] literal.
+std::string text_array_literal(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out.push_back(',');
+        out.push_back('"');
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out.push_back('\\');
+            out.push_back(c);
+        }
+        out.push_back('"');
+    }
+    return out + "}";
+}
+}  // namespace
+
+std::vector<room_members> room_log::members_of(const std::vector<std::string>& rooms) {
+    std::vector<std::string> streams;
+    for (const auto& r : rooms) streams.push_back(stream_of_room(r));
+    // One statement, so the head and the counts come from one snapshot (the log is visible in
+    // position order: everything at or below the head is counted).
+    auto rows = _impl->sql->exec(
+        "WITH head AS (SELECT coalesce(max(position), 0) AS p FROM event_log),"
+        " m AS (SELECT stream, data->>'uid' AS uid, (array_agg(data->>'user' ORDER BY position DESC))[1] AS name,"
+        "        sum(CASE WHEN type = 'chat.join' THEN 1 ELSE -1 END) AS n"
+        "       FROM event_log WHERE stream = ANY($1::text[]) AND type IN ('chat.join', 'chat.leave')"
+        "       AND position <= (SELECT p FROM head)"
+        "       GROUP BY stream, data->>'uid')"
+        " SELECT (SELECT p FROM head), m.stream, m.uid, m.name, m.n FROM (SELECT 1) one"
+        " LEFT JOIN m ON m.n > 0 ORDER BY m.stream, m.uid",
+        {text_array_literal(streams)});
+    std::map<std::string, size_t> index;
+    for (size_t i = 0; i < streams.size(); ++i) index.emplace(streams[i], i);
+    std::vector<room_members> out(rooms.size());
+    for (const auto& row : rows) {
+        int64_t head = std::stoll(row.at(0).value_or("0"));
+        for (auto& o : out) o.as_of_position = head;
+        if (!row.at(1)) continue;
+        auto it = index.find(*row.at(1));
+        if (it == index.end()) continue;
+        room_member m{row.at(2).value_or(""), row.at(3).value_or(""), std::stoi(row.at(4).value_or("0"))};
+        for (size_t i = 0; i < streams.size(); ++i) {
+            if (streams[i] == *row.at(1)) out[i].members.push_back(m);
+        }
+    }
+    return out;
+}
+
+}  // namespace stchat::chat

@@ -7,6 +7,7 @@
 #include "../src/protocol_codec.h"
 #include "../src/keepalive.h"
 #include "../src/room_access_cache.h"
+#include "../src/room_presence.h"
 #include "../src/room_keys.h"
 #include "../src/text_rules.h"
 #include "../src/token_bucket.h"
@@ -253,4 +254,44 @@ BOOST_AUTO_TEST_CASE(keepalive_pings_first_and_closes_only_after_an_unanswered_p
         keepalive_state s(t0);
         BOOST_TEST((keepalive_due(c, s, at(11)) == keepalive_action::close_no_hello), "no hello within 10 s");
     }
+}
+
+BOOST_AUTO_TEST_CASE(room_presence_follows_the_events_after_its_snapshot_and_holds_those_before_it) {
+    room_presence p;
+    auto ev = [](const char* kind, const char* uid, int64_t position) {
+        room_event e;
+        e.room = "lobby";
+        e.kind = kind;
+        e.uid = uid;
+        e.user = std::string("name-") + uid;
+        e.position = position;
+        return e;
+    };
+    size_t total = 0;
+    BOOST_TEST(p.track("lobby"), "the first session: read the snapshot");
+    BOOST_TEST(!p.track("lobby"), "the second: it is being read");
+    p.apply(ev("join", "carol", 12));  // while reading: held
+    p.apply(ev("join", "bob", 5));     // already in the snapshot: skipped when applied
+    BOOST_TEST(!p.known("lobby"));
+    p.seed("lobby", 10, {{"bob", "name-bob", 1}});
+    BOOST_TEST(p.known("lobby"));
+    BOOST_TEST((p.names("lobby", 10, &total) == std::vector<std::string>{"name-bob", "name-carol"}));
+    BOOST_TEST(total == 2u);
+    p.apply(ev("join", "bob", 13));   // bob through a second process
+    p.apply(ev("leave", "bob", 14));  // ... which he leaves: still present through the first
+    p.apply(ev("message", "bob", 15));
+    p.names("lobby", 10, &total);
+    BOOST_TEST(total == 2u, "bob is still present once");
+    p.apply(ev("leave", "bob", 16));
+    BOOST_TEST((p.names("lobby", 10, &total) == std::vector<std::string>{"name-carol"}));
+    p.apply(ev("leave", "carol", 16));
+    BOOST_TEST(p.names("lobby", 10, &total).size() == 1u, "a position at or below the last applied is skipped");
+    BOOST_TEST((p.names("lobby", 1, &total).size() == 1u && total == 1u));
+    p.untrack("lobby");
+    p.untrack("lobby");
+    BOOST_TEST(p.rooms() == 0u, "forgotten with its last session");
+    BOOST_TEST(p.track("lobby"), "and read again next time");
+    p.failed("lobby");
+    BOOST_TEST(!p.known("lobby"));
+    BOOST_TEST(p.track("lobby"), "a failed read is asked again by the next session");
 }

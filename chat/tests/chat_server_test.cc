@@ -332,6 +332,45 @@ BOOST_AUTO_TEST_CASE(two_chat_processes_on_one_database_deliver_every_message_in
     BOOST_TEST(unique.size() == 20u);
 }
 
+BOOST_AUTO_TEST_CASE(members_are_the_same_on_every_process_because_they_come_from_the_room_events) {
+    int port2 = free_port();
+    child_process second({stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(port2)});
+    second.start();
+    wait_until([&] { return http_get(port2, "/healthz") == "ok\n"; }, 20s, "second chat server");
+    std::string url2 = "ws://127.0.0.1:" + std::to_string(port2) + "/";
+    auto members = [](const rapidjson::Document& joined) {
+        std::set<std::string> out;
+        for (const auto& m : joined["members"].GetArray()) out.insert(m.GetString());
+        return out;
+    };
+    auto hanna = v1("hanna");
+    hanna->send(R"({"type":"join","room":"everywhere"})");
+    hanna->next_of("joined");
+    auto ivan = greeted_client(url2, "ivan");
+    ivan->send(R"({"type":"join","room":"everywhere"})");
+    auto on_second = ivan->next_of("joined");
+    BOOST_TEST((members(on_second) == std::set<std::string>{"hanna", "ivan"}),
+               "ivan, on the second process, sees hanna who joined on the first");
+    BOOST_TEST(num(on_second, "member_count") == 2);
+    // Ivan's join reaches the first process by its events: a later joiner there sees him too.
+    for (;;) {
+        auto ev = hanna->next_of("event");
+        if (str(ev, "kind") == "join" && str(ev, "user") == "ivan") break;
+    }
+    auto jack = v1("jack");
+    jack->send(R"({"type":"join","room":"everywhere"})");
+    BOOST_TEST((members(jack->next_of("joined")) == std::set<std::string>{"hanna", "ivan", "jack"}));
+    // Ivan leaves: the first process follows his leave event.
+    ivan->send(R"({"type":"leave","room":"everywhere"})");
+    for (;;) {
+        auto ev = hanna->next_of("event");
+        if (str(ev, "kind") == "leave" && str(ev, "user") == "ivan") break;
+    }
+    auto kim = v1("kim");
+    kim->send(R"({"type":"join","room":"everywhere"})");
+    BOOST_TEST((members(kim->next_of("joined")) == std::set<std::string>{"hanna", "jack", "kim"}));
+}
+
 BOOST_AUTO_TEST_CASE(feed_rooms_replay_and_stream_the_catalogued_feed_read_only) {
     auto log = stchat::eventstore::make_event_log(db.store());
     auto feed_event = [](int n) {

@@ -179,3 +179,25 @@ BOOST_AUTO_TEST_CASE(read_many_answers_each_read_with_its_room_head_and_page) {
     auto limited = rooms.read_many({{"lobby", 0, false}}, 3);
     BOOST_TEST(seqs(limited[0]) == (std::vector<int64_t>{1, 2, 3}), "at most max_events");
 }
+
+BOOST_AUTO_TEST_CASE(members_of_counts_joins_minus_leaves_per_user_as_of_one_position) {
+    scratch_database db("rooms_members");
+    room_log rooms(db.store());
+    rooms.join("lobby", alice, "a:1");
+    rooms.join("lobby", bob, "b:1");
+    rooms.join("lobby", alice, "a2:1");  // alice through a second process
+    rooms.leave("lobby", alice, "a:2");
+    rooms.join("side", bob, "b:2");
+    rooms.leave("side", bob, "b:3");
+    rooms.send_batch({{"lobby", bob, "m-1", "hi", append_kind::message}});
+    auto m = rooms.members_of({"lobby", "side", "empty"});
+    BOOST_REQUIRE(m.size() == 3u);
+    BOOST_TEST(m[0].as_of_position == db.scalar("SELECT max(position) FROM event_log"));
+    BOOST_REQUIRE(m[0].members.size() == 2u);
+    BOOST_TEST(m[0].members[0].uid == "u-alice");
+    BOOST_TEST(m[0].members[0].connections == 1, "two joins, one leave");
+    BOOST_TEST(m[0].members[1].name == "bob");
+    BOOST_TEST(m[1].members.empty(), "bob left side");
+    BOOST_TEST(m[2].members.empty());
+    BOOST_TEST(m[2].as_of_position == m[0].as_of_position, "one snapshot for all");
+}

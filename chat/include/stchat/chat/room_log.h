@@ -73,12 +73,28 @@ struct room_read {
     std::string room;
     int64_t after_seq = 0;
     bool from_head = false;
+    bool with_members = false;  // also who is in the room (db_worker: room_page::members)
+};
+
+// A user present in a room: their joins minus their leaves in the room's events.
+struct room_member {
+    std::string uid;
+    std::string name;  // as their last join gave it
+    int connections = 0;
+};
+
+// Who is in a room, as of a log position (everything at or below it counted, nothing above).
+struct room_members {
+    int64_t as_of_position = 0;
+    std::vector<room_member> members;  // uid order
 };
 
 struct room_page {
     int64_t head = 0;  // the room's last seq when it was read
     // Never null; shared by the identical reads of one read_many.
     std::shared_ptr<const std::vector<room_event>> events;
+    // Who is in the room, when the read asked (with_members) and it could be read.
+    std::shared_ptr<const room_members> members;
 };
 
 // A private room's stored key; `kind` is empty for a room that is not private.
@@ -133,6 +149,12 @@ public:
 
     // Events of `room` with seq > since_seq, in seq order, at most max_events.
     std::vector<room_event> read(const std::string& room, int64_t since_seq, int max_events);
+
+    // Who is in each of `rooms` (chat rooms; feed rooms have nobody), in one statement: one
+    // snapshot, one as_of_position for all. out[i] answers rooms[i].
+    // Example: lobby's log: join alice (3), join bob (5), leave alice (9), log head 12:
+    //   members_of({"lobby"}) -> {as_of 12, {{"u-bob", "bob", 1}}}
+    std::vector<room_members> members_of(const std::vector<std::string>& rooms);
 
     // Many reads in one read transaction (a burst of joins); out[i] answers reads[i].
     // Example: lobby at seq 57: read_many({{"lobby", 50}, {"lobby", 2, true}}, 100)
