@@ -15,6 +15,7 @@ struct chat_metrics {
     metrics::gauge& sessions_legacy = reg.make_gauge("stchat_chat_sessions", "Open WebSocket sessions", R"(protocol="legacy")");
     metrics::counter& frames_received = reg.make_counter("stchat_chat_frames_received_total", "Frames received from clients");
     metrics::counter& frames_sent = reg.make_counter("stchat_chat_frames_sent_total", "Frames sent to clients");
+    metrics::counter& db_retries = reg.make_counter("stchat_chat_db_retries_total", "Database calls (appends, replay reads) tried again after Postgres failed");
     metrics::counter& messages_stored = reg.make_counter("stchat_chat_messages_stored_total", "Messages appended to the log");
     metrics::counter& duplicates = reg.make_counter("stchat_chat_send_duplicates_total", "Resent messages acked without a new append (dedup hits)");
     metrics::counter& send_batches = reg.make_counter("stchat_chat_send_batches_total", "Group commits of sends");

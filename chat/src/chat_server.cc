@@ -115,8 +115,9 @@ public:
           _limits{config.max_text},
           _tokens(secret_of(config.store), config.token_ttl_s),
           _origins(config.allowed_origins, config.allowed_hosts),
-          _writer(config.store, [this](size_t) { _metrics.send_batches.add(); }, _node),
-          _reader(config.store) {
+          _writer(config.store, [this](size_t) { _metrics.send_batches.add(); }, _node,
+                  {&_health, &_metrics.db_retries, "postgres writes", "a chat append"}),
+          _reader(config.store, {}, "", {&_health, &_metrics.db_retries, "postgres reads", "a replay read"}) {
         _server.clear_access_channels(websocketpp::log::alevel::all);
         _server.clear_error_channels(websocketpp::log::elevel::all);
         _server.init_asio();
@@ -950,6 +951,7 @@ private:
     token_signer _tokens;
     origin_policy _origins;
     chat_metrics _metrics;
+    metrics::health_state _health;  // what /healthz says (set by the relay, the workers, the watchdog)
     server_t _server;
     std::unique_ptr<asio::steady_timer> _tick, _stop_timer;
     db_worker _writer;  // joins, leaves, sends, access checks, in arrival order
@@ -975,7 +977,6 @@ private:
     uint64_t _rejoins = 0;
     uint64_t _boot = std::chrono::system_clock::now().time_since_epoch().count();
     std::atomic<bool> _stopping{false};  // run() is ending: the stop watcher's thread ends
-    metrics::health_state _health;  // what /healthz says (set by the relay thread)
 };
 
 }  // namespace

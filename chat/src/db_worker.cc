@@ -12,25 +12,25 @@ namespace {
 constexpr const char* k_component = "chat";
 constexpr size_t k_max_reads = 256;  // reads in one query: at most 256 x k_read_page events
 
-// Transient failures (Postgres restarting) are retried, and so is a commit in doubt: every chat
-// append is idempotent by construction (its inbox key), so a repeat stores nothing twice.
-// Gives up after ~5 s or when the process is stopping.
-template <typename F>
-auto with_retry(F&& f) -> decltype(f()) {
-    for (int attempt = 0;; ++attempt) {
-        try {
-            return f();
-        } catch (const eventstore::store_error& e) {
-            if (!e.retry_may_help(eventstore::idempotence::idempotent) || attempt >= 50 || stop_requested()) throw;
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-    }
-}
+// Thrown when a stop came while Postgres was away: the work fails (the client sends again).
+struct stopping : std::runtime_error {
+    stopping() : std::runtime_error("stopping") {}
+};
 
 }  // namespace
 
-db_worker::db_worker(const eventstore::store_config& store, std::function<void(size_t)> on_batch, std::string node)
-    : _store(store), _on_batch(std::move(on_batch)), _node(std::move(node)) {
+db_worker::db_worker(const eventstore::store_config& store, std::function<void(size_t)> on_batch, std::string node,
+                     db_worker_health health)
+    : _store(store),
+      _on_batch(std::move(on_batch)),
+      _node(std::move(node)),
+      // Transient failures (Postgres restarting) are retried, and so is a commit in doubt: every
+      // chat append is idempotent by construction (its inbox key), so a repeat stores nothing
+      // twice; reads are safe to repeat. Gives up after 5 s (the client is told and sends again)
+      // or at a stop.
+      _retry({k_component, eventstore::idempotence::idempotent, health.state, health.retries,
+              std::chrono::milliseconds(100), std::chrono::milliseconds(1000), std::chrono::milliseconds(5000),
+              health.what, "Postgres is back", health.dependency}) {
     _thread = std::thread([this] { loop(); });
 }
 
@@ -65,6 +65,13 @@ void db_worker::send(pending_send s) {
         _queue.push_back(work{{}, std::move(s), {}});
     }
     _cv.notify_all();
+}
+
+template <typename F>
+auto db_worker::with_retry(F&& f) -> decltype(f()) {
+    auto r = _retry.run(std::forward<F>(f));
+    if (!r) throw stopping();
+    return std::move(*r);
 }
 
 void db_worker::read(pending_read r) {

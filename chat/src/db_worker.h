@@ -24,6 +24,8 @@
 #include <thread>
 
 #include "stchat/chat/room_log.h"
+#include "stchat/common/metrics.h"
+#include "stchat/eventstore/retry.h"
 
 namespace stchat::chat {
 
@@ -47,12 +49,21 @@ struct pending_read {
     std::function<void(const room_page*)> done;
 };
 
+// Where the worker says that Postgres fails it: the /healthz problem `dependency` and a retries
+// counter (both may be null).
+struct db_worker_health {
+    metrics::health_state* state = nullptr;
+    metrics::counter* retries = nullptr;
+    std::string dependency = "postgres";
+    std::string what = "a chat database call";
+};
+
 class db_worker {
 public:
     // on_batch: called with the size of each group commit that succeeded.
     // node: see room_log's constructor.
     explicit db_worker(const eventstore::store_config& store, std::function<void(size_t)> on_batch = {},
-                       std::string node = "");
+                       std::string node = "", db_worker_health health = {});
     ~db_worker();  // stop()
     db_worker(const db_worker&) = delete;
     db_worker& operator=(const db_worker&) = delete;
@@ -73,11 +84,14 @@ private:
     void loop();
     void commit(room_log& rooms, std::vector<pending_send>& sends);
     void read_all(room_log* rooms, std::vector<pending_read>& reads);
+    template <typename F>
+    auto with_retry(F&& f) -> decltype(f());
     void commit_range(room_log& rooms, std::vector<pending_send>& sends, size_t from, size_t to);
 
     eventstore::store_config _store;
     std::function<void(size_t)> _on_batch;
     std::string _node;
+    eventstore::retry_policy _retry;  // the worker's thread only
     std::mutex _mutex;
     std::condition_variable _cv;
     std::deque<work> _queue;

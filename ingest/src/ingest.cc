@@ -15,6 +15,7 @@
 #include "stchat/common/shutdown.h"
 #include "stchat/common/stall_watchdog.h"
 #include "stchat/eventstore/event_log.h"
+#include "stchat/eventstore/retry.h"
 #include "stchat/eventstore/sql_session.h"
 #include "stchat/ingest/reconcile.h"
 #include "stchat/ingest/feed_codec.h"
@@ -113,6 +114,7 @@ public:
             _m.undecodable = &m->make_counter("stchat_ingest_undecodable_total", "Messages kept as undecodable records");
             _m.batches = &m->make_counter("stchat_ingest_batches_total", "Append transactions");
             _m.append_seconds = &m->make_histogram("stchat_ingest_append_seconds", "Duration of one append transaction");
+            _m.retries = &m->make_counter("stchat_ingest_append_retries_total", "Appends tried again after Postgres failed");
         }
     }
 
@@ -120,6 +122,7 @@ public:
         metrics::counter *received = nullptr, *appended = nullptr, *duplicates = nullptr, *redelivered = nullptr,
                          *undecodable = nullptr, *batches = nullptr;
         metrics::histogram* append_seconds = nullptr;
+        metrics::counter* retries = nullptr;
     };
 
     ingest_stats run() {
@@ -352,32 +355,22 @@ private:
         }
     }
 
+    // Empty when a stop came while Postgres was away.
     std::vector<eventstore::append_result> append_with_retry(
         const std::vector<eventstore::new_event>& events) {
-        std::chrono::milliseconds backoff{100};
-        bool reported = false;
-        for (;;) {
-            try {
-                auto r = _log->append_batch(events);
-                if (reported) {
-                    log::info(k_component, "Postgres is back: appending again");
-                    if (_config.health) _config.health->set("postgres", "");
-                }
-                if (reported || !_instance_checked) check_instance();
-                return r;
-            } catch (const eventstore::store_error& e) {
-                // Retrying is safe even after an in-doubt commit: the inbox makes the append
-                // idempotent, so a batch that did commit comes back as duplicates.
-                if (!e.retry_may_help(eventstore::idempotence::idempotent)) throw;
-                if (!reported) {
-                    log::warn(k_component, std::string("append failed, retrying: ") + e.what());
-                    if (_config.health) _config.health->set("postgres", e.what());
-                    reported = true;
-                }
-                if (sleep_unless_stopped(backoff)) return {};
-                backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-            }
-        }
+        // Retrying is safe even after an in-doubt commit: the inbox makes the append idempotent,
+        // so a batch that did commit comes back as duplicates.
+        eventstore::retry_policy retry({k_component, eventstore::idempotence::idempotent, _config.health, _m.retries,
+                                        std::chrono::milliseconds(100), std::chrono::milliseconds(2000), std::nullopt,
+                                        "append", "Postgres is back: appending again"});
+        int attempts = 0;
+        auto r = retry.run([&] {
+            ++attempts;
+            return _log->append_batch(events);
+        });
+        if (!r) return {};
+        if (attempts > 1 || !_instance_checked) check_instance();  // after every outage
+        return std::move(*r);
     }
 
     // The Postgres the appends go to, as "<system identifier>/<timeline>", read after the first

@@ -8,6 +8,7 @@
 #include "stchat/common/log.h"
 #include "stchat/common/shutdown.h"
 #include "stchat/eventstore/event_log.h"
+#include "stchat/eventstore/retry.h"
 #include "stchat/eventstore/sql_session.h"
 
 namespace stchat::ingest {
@@ -101,16 +102,13 @@ reconcile_result reconcile(const reconcile_config& config) {
     std::vector<eventstore::new_event> batch;
     auto flush = [&] {
         if (batch.empty()) return;
-        // Idempotent by construction (inbox keys): retried, also after a commit in doubt.
-        for (int attempt = 0;; ++attempt) {
-            try {
-                for (const auto& res : log->append_batch(batch)) r.appended += res.duplicate ? 0 : 1;
-                break;
-            } catch (const eventstore::store_error& e) {
-                if (!e.retry_may_help(eventstore::idempotence::idempotent) || attempt >= 20 || stop_requested()) throw;
-                sleep_unless_stopped(std::chrono::milliseconds(250));
-            }
-        }
+        // Idempotent by construction (inbox keys): retried, also after a commit in doubt; for 5 s.
+        eventstore::retry_policy retry({k_component, eventstore::idempotence::idempotent, nullptr, nullptr,
+                                        std::chrono::milliseconds(100), std::chrono::milliseconds(1000),
+                                        std::chrono::milliseconds(5000), "reconcile append"});
+        auto results = retry.run([&] { return log->append_batch(batch); });
+        if (!results) throw std::runtime_error("stopped while Postgres was away");
+        for (const auto& res : *results) r.appended += res.duplicate ? 0 : 1;
         batch.clear();
     };
     for (uint64_t seq : missing) {

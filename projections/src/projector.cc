@@ -8,6 +8,7 @@
 #include "stchat/common/shutdown.h"
 #include "stchat/common/stall_watchdog.h"
 #include "stchat/eventstore/event_log.h"
+#include "stchat/eventstore/retry.h"
 #include "stchat/eventstore/sql_session.h"
 
 namespace stchat::projections {
@@ -26,7 +27,7 @@ projector_stats run_projectors(const projector_config& config) {
     projector_stats stats;
     // Per projector: its checkpoint and its lag behind the log head, for GET /metrics.
     std::map<std::string, std::pair<metrics::gauge*, metrics::gauge*>> gauges;
-    metrics::counter *m_events = nullptr, *m_rows = nullptr;
+    metrics::counter *m_events = nullptr, *m_rows = nullptr, *m_retries = nullptr;
     if (auto* m = config.metrics) {
         for (const auto& name : config.projectors) {
             gauges[name] = {&m->make_gauge("stchat_projector_checkpoint", "Last log position projected", "projector=\"" + name + "\""),
@@ -34,9 +35,12 @@ projector_stats run_projectors(const projector_config& config) {
         }
         m_events = &m->make_counter("stchat_projector_events_total", "Log positions passed over, all projectors");
         m_rows = &m->make_counter("stchat_projector_rows_total", "Rows written, all projectors");
+        m_retries = &m->make_counter("stchat_projector_retries_total", "Passes tried again after Postgres failed");
     }
-    std::string last_problem;
-    std::chrono::milliseconds backoff{100};
+    // project_step is idempotent: the checkpoint moves in the same transaction as the rows.
+    eventstore::retry_policy retry({k_component, eventstore::idempotence::idempotent, config.health, m_retries,
+                                    std::chrono::milliseconds(100), std::chrono::milliseconds(2000), std::nullopt,
+                                    "a projection pass", "Postgres is back: projecting again"});
     // A pass ends at least every poll_interval when idle: a pass that does not end is a stall.
     stall_watchdog watchdog({config.health, k_component, "no projection step finished for %s", config.stall_after});
     log::info(k_component, "projecting into " + std::to_string(config.projectors.size()) +
@@ -78,27 +82,17 @@ projector_stats run_projectors(const projector_config& config) {
                     stats.rows += static_cast<uint64_t>(written);
                 }
             }
-            if (!last_problem.empty()) {
-                log::info(k_component, "Postgres is back: projecting again");
-                last_problem.clear();
-                if (config.health) config.health->set("postgres", "");
-                backoff = std::chrono::milliseconds(100);
-            }
+            retry.succeeded();
             watchdog.progress();
             if (moved) continue;
             if (may_stop) break;
             log->wait_for_append(config.poll_interval);
             watchdog.progress();
         } catch (const eventstore::store_error& e) {
-            // project_step is idempotent: the checkpoint moves in the same transaction as the rows.
-            if (!e.retry_may_help(eventstore::idempotence::idempotent)) throw;
-            if (last_problem != e.what()) {
-                log::warn(k_component, std::string(e.what()) + "; retrying");
-                last_problem = e.what();
-                if (config.health) config.health->set("postgres", e.what());
+            if (!retry.failed(e)) {
+                if (stop_requested()) break;
+                throw;  // retrying cannot help
             }
-            if (sleep_unless_stopped(backoff)) break;
-            backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
         }
     }
     log::info(k_component, "stopped: " + std::to_string(stats.events) + " events, " +
