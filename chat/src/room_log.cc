@@ -222,22 +222,6 @@ std::vector<room_page> room_log::read_many(const std::vector<room_read>& reads, 
 
 namespace stchat::chat {
 
-namespace {
-// A Postgres text[] literal.
-std::string text_array_literal(const std::vector<std::string>& items) {
-    std::string out = "{";
-    for (size_t i = 0; i < items.size(); ++i) {
-        if (i) out.push_back(',');
-        out.push_back('"');
-        for (char c : items[i]) {
-            if (c == '"' || c == '\\') out.push_back('\\');
-            out.push_back(c);
-        }
-        out.push_back('"');
-    }
-    return out + "}";
-}
-}  // namespace
 
 std::vector<room_members> room_log::members_of(const std::vector<std::string>& rooms) {
     std::vector<std::string> streams;
@@ -253,7 +237,7 @@ std::vector<room_members> room_log::members_of(const std::vector<std::string>& r
         "       GROUP BY stream, data->>'uid')"
         " SELECT (SELECT p FROM head), m.stream, m.uid, m.name, m.n FROM (SELECT 1) one"
         " LEFT JOIN m ON m.n > 0 ORDER BY m.stream, m.uid",
-        {text_array_literal(streams)});
+        {eventstore::text_array_literal(streams)});
     std::map<std::string, size_t> index;
     for (size_t i = 0; i < streams.size(); ++i) index.emplace(streams[i], i);
     std::vector<room_members> out(rooms.size());

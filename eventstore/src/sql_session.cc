@@ -63,4 +63,6 @@ std::unique_ptr<sql_session> make_sql_session(const store_config& config) {
     return std::make_unique<pg_sql_session>(config);
 }
 
+std::string text_array_literal(const std::vector<std::string>& items) { return pg::text_array(items); }
+
 }  // namespace stchat::eventstore

@@ -23,4 +23,8 @@ public:
 
 std::unique_ptr<sql_session> make_sql_session(const store_config& config);
 
+// A text[] parameter: {"a","b\"c"} (each item quoted, quotes and backslashes escaped).
+// Example: exec("SELECT count(*) FROM event_log WHERE stream = ANY($1::text[])", {text_array_literal(streams)})
+std::string text_array_literal(const std::vector<std::string>& items);
+
 }  // namespace stchat::eventstore
