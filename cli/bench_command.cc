@@ -53,7 +53,7 @@ int cmd_bench_ingest(int argc, char** argv) {
 }
 
 int cmd_bench_chat(int argc, char** argv) {
-    args a(argc, argv, 3, {}, options_for(conn_database, {"users", "rooms", "rate", "seconds", "runs", "idle", "idle-rooms"}));
+    args a(argc, argv, 3, {}, options_for(conn_database, {"users", "rooms", "rate", "seconds", "runs", "idle", "idle-rooms", "saturation-seconds"}));
     a.expect_positional(0, 0);
     if (a.help()) {
         std::cout << "Usage: stchat bench chat [options]\n\n"
@@ -64,8 +64,11 @@ int cmd_bench_chat(int argc, char** argv) {
                      "the join storm: N connections do hello + join at once, to each server (J: the\n"
                      "chat's joins/s), and the chat server's memory (RSS) with them open.\n"
                      "Reports delivered frames/s and send->receive latency; medians of the runs.\n"
+                     "Saturation (S, P): each server's rate stepped from S/4 to 5S; the highest offered\n"
+                     "frames/s at which >= 99% arrives with p99 < 50 ms.\n"
                      "Last line: chat: F frames/s delivered, p50 a ms, p99 b ms, p999 c ms;\n"
-                     "           plain broadcast: G frames/s, p99 d ms; joins: J/s\n\n"
+                     "           plain broadcast: G frames/s, p99 d ms; saturation: chat S frames/s,\n"
+                     "           plain P frames/s; joins: J/s\n\n"
                   << connections_help(conn_database)
                   << "  --users U          connected users per server (default 1000)\n"
                      "  --rooms R          rooms, users spread evenly (default 1)\n"
@@ -74,6 +77,7 @@ int cmd_bench_chat(int argc, char** argv) {
                      "  --runs N           runs of each server; medians reported (default 3)\n"
                      "  --idle N           idle connections for the memory figure, 0 to skip (default 10000)\n"
                      "  --idle-rooms N     rooms the idle connections join (default 100)\n"
+                     "  --saturation-seconds T  sending time per saturation step, 0 to skip (default 3)\n"
                      "\nExamples:\n  stchat bench chat\n"
                      "  stchat bench chat --users 100 --rooms 10 --rate 500 --idle 0\n";
         return a.help() ? 0 : 2;
@@ -88,6 +92,7 @@ int cmd_bench_chat(int argc, char** argv) {
     c.runs = static_cast<int>(a.integer("runs", c.runs, 1, 100));
     c.idle = static_cast<int>(a.integer("idle", c.idle, 0, 1000000));
     c.idle_rooms = static_cast<int>(a.integer("idle-rooms", c.idle_rooms, 1, 1000000));
+    c.saturation_seconds = a.number("saturation-seconds", c.saturation_seconds, 0);
     if (c.rooms > c.users) throw usage_error("--rooms cannot exceed --users");
     install_shutdown_handlers();
     bench::run_chat_bench(c);

@@ -247,6 +247,7 @@ private:
 
 struct run_result {
     double frames_per_second = 0, p50_ms = 0, p99_ms = 0, p999_ms = 0;
+    double delivered_fraction = 0;  // of the frames the sends should make
 };
 
 // One measured run: S sends/s for `seconds`, round-robin over the users; waits for every frame
@@ -278,6 +279,7 @@ run_result measure(load_client& client, const std::vector<hdl_t>& users, const c
                                    " frames arrived within 10 s of the last send");
     }
     run_result r;
+    r.delivered_fraction = expected > 0 ? static_cast<double>(delivered) / static_cast<double>(expected) : 0;
     double secs = static_cast<double>(client.last_delivery_ns() - start_ns) / 1e9;
     r.frames_per_second = secs > 0 ? static_cast<double>(delivered) / secs : 0;
     std::sort(lat.begin(), lat.end());
@@ -341,6 +343,31 @@ chat_bench_result run_chat_bench(const chat_bench_config& c) {
         res.chat_p999_ms = med(chat_runs, &run_result::p999_ms);
         res.plain_frames_per_second = med(plain_runs, &run_result::frames_per_second);
         res.plain_p99_ms = med(plain_runs, &run_result::p99_ms);
+        // Saturation: the rate stepped up until less than 99% arrives or p99 reaches 50 ms.
+        auto saturation = [&](const std::vector<hdl_t>& users, bool is_chat) {
+            double best = 0;
+            int step = 0;
+            for (double factor : {0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0}) {
+                if (stop_requested()) break;
+                chat_bench_config sc = c;
+                sc.sends_per_second = c.sends_per_second * factor;
+                sc.seconds = c.saturation_seconds;
+                auto r = measure(client, users, sc, "s" + std::to_string(++step) + (is_chat ? "c" : "p"));
+                double offered = sc.sends_per_second * static_cast<double>(users.size()) / c.rooms;
+                bool ok = r.delivered_fraction >= 0.99 && r.p99_ms < 50;
+                std::printf("saturation %-16s offered %9.0f frames/s: %5.1f%% delivered, p99 %7.2f ms%s\n",
+                            is_chat ? "chat:" : "plain broadcast:", offered, 100 * r.delivered_fraction, r.p99_ms,
+                            ok ? "" : "  (beyond)");
+                std::fflush(stdout);
+                if (!ok) break;
+                best = offered;
+            }
+            return best;
+        };
+        if (c.saturation_seconds > 0) {
+            res.chat_saturation = saturation(chat_users, true);
+            res.plain_saturation = saturation(plain_users, false);
+        }
         if (client.errors() > 0) std::printf("error frames received: %d\n", client.errors());
     }
     // The join storm: the idle connections all at once, to the plain server (the floor: the
@@ -375,9 +402,10 @@ chat_bench_result run_chat_bench(const chat_bench_config& c) {
                 c.rooms, c.sends_per_second,
                 res.plain_frames_per_second > 0 ? res.chat_frames_per_second / res.plain_frames_per_second : 0);
     std::printf("chat: %.0f frames/s delivered, p50 %.2f ms, p99 %.2f ms, p999 %.2f ms; plain broadcast: %.0f frames/s, "
-                "p99 %.2f ms; joins: %.0f/s\n",
+                "p99 %.2f ms; saturation: chat %.0f frames/s, plain %.0f frames/s; joins: %.0f/s\n",
                 res.chat_frames_per_second, res.chat_p50_ms, res.chat_p99_ms, res.chat_p999_ms,
-                res.plain_frames_per_second, res.plain_p99_ms, res.chat_joins_per_second);
+                res.plain_frames_per_second, res.plain_p99_ms, res.chat_saturation, res.plain_saturation,
+                res.chat_joins_per_second);
     std::fflush(stdout);
     return res;
 }

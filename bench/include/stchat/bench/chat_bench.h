@@ -22,6 +22,9 @@ struct chat_bench_config {
     int runs = 3;          // each server, alternating; medians reported
     int idle = 10000;      // idle connections for the memory figure (0: skip)
     int idle_rooms = 100;  // rooms the idle connections join
+    // Saturation: each server at rates of 0.25x to 5x `sends_per_second`, this long per step
+    // (0: skip); the highest offered frames/s with >= 99% delivered and p99 < 50 ms.
+    double saturation_seconds = 3;
 };
 
 struct chat_bench_result {
@@ -33,6 +36,7 @@ struct chat_bench_result {
     // The idle connections' hello + join + joined, all at once (at most 500 handshakes in
     // flight), per second: the join rate a reconnect storm meets.
     double chat_joins_per_second = 0, plain_joins_per_second = 0;
+    double chat_saturation = 0, plain_saturation = 0;  // frames/s offered
 };
 
 chat_bench_result run_chat_bench(const chat_bench_config& config);
