@@ -1,10 +1,13 @@
 // The WebSocket chat server. Threads: one Asio thread owns every session (all session state is
-// touched only there); a writer thread group-commits sends, joins and leaves; a reader thread
-// serves replays; a key thread hashes and checks private rooms' keys; a relay thread tails the
-// log. Results travel back with asio::post.
+// touched only there); a writer thread group-commits sends, joins and leaves and a reader thread
+// batches replay reads (db_worker); a key thread hashes and checks private rooms' keys; the relay
+// tails the log (log_relay); the lease renews this node and heals dead ones (node_lease).
+// Results travel back with asio::post.
 //
 // What a frame means is decided by protocol_codec; who a client is by identity; what a string
-// may hold by text_rules. This file is the sessions: what each may do, and when.
+// may hold by text_rules; when a session is pinged or idle by keepalive; who is in a room by
+// room_presence; a room's access by room_access_cache. This file is the sessions: what each may
+// do, and when.
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
