@@ -21,9 +21,9 @@ std::string make_node_name(int port) {
 }
 
 node_lease::node_lease(node_lease_config config) : _config(std::move(config)) {
-    // No call may outlive a stop by more than this.
-    if (!_config.store.statement_timeout_ms || *_config.store.statement_timeout_ms > 10000) {
-        _config.store.statement_timeout_ms = 10000;
+    // No call may outlive a stop by more than this (the calls take milliseconds).
+    if (!_config.store.statement_timeout_ms || *_config.store.statement_timeout_ms > 3000) {
+        _config.store.statement_timeout_ms = 3000;
     }
     _thread = std::thread([this] { loop(); });
 }

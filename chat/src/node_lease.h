@@ -13,7 +13,7 @@
 //   lobby's events: ... join alice (node A) ... leave alice (node A, healed)
 //
 // Thread-safety: a thread of its own; on_healed runs there. The destructor stops it within 100 ms
-// (or the statement timeout of a call in flight, at most 10 s).
+// (or the statement timeout of a call in flight, at most 3 s).
 #include <atomic>
 #include <chrono>
 #include <functional>
