@@ -17,13 +17,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A chat process with a 3 s lease (renewed every second): short for the test, long enough that a
+// A chat process with a 5 s lease (renewed every 1.7 s): short for the test, long enough that a
 // live process on a loaded CI machine never misses it.
 struct chat_node_process {
     int port = free_port();
     child_process proc;
     chat_node_process(const scratch_database& db, const std::string& log)
-        : proc({stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(port), "--node-lease", "3"},
+        : proc({stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(port), "--node-lease", "5"},
                log) {
         proc.start();
         wait_until([&] { return http_get(port, "/healthz") == "ok\n"; }, 20s, "chat process up");
