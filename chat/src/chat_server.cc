@@ -625,7 +625,7 @@ private:
         _members[room][h] = member{&s, &state};
         bool feed = is_feed_room(room);
         bool first = false;
-        bool with_members = !feed && !again && _room_presence.track(room);
+        uint64_t presence_token = !feed && !again ? _room_presence.track(room) : 0;  // non-zero: read who is in it
         if (!feed && !again) {
             presence& p = _presence[room][s.who.uid];
             first = p.connections++ == 0;
@@ -635,11 +635,11 @@ private:
         std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) + ":" +
                               std::to_string(_boot);
         int64_t history = _config.history;
-        replay_cursor c{h, room, state.generation, 0, 0, true};
+        replay_cursor c{h, room, state.generation, 0, 0, true, presence_token};
         // Where the replay starts: after `since` (a `since` above the head is read as the head,
         // so live events follow); else the last `history` events; a legacy client (quiet) starts
         // at its own join, as in the original.
-        auto start = [since, history, quiet, room, with_members](int64_t own_join) {
+        auto start = [since, history, quiet, room, with_members = presence_token != 0](int64_t own_join) {
             room_read r = since ? room_read{room, *since, false}
                           : quiet ? (own_join > 0 ? room_read{room, own_join - 1, false} : room_read{room, 0, true})
                                   : room_read{room, history, true};
@@ -665,6 +665,7 @@ private:
         int64_t after;        // seq the next page starts after
         int64_t head;         // the room's head when the join was read
         bool first;
+        uint64_t presence_token;  // non-zero: the first read also reads who is in the room
     };
 
     // Reads a page on the reader thread (batched with the other sessions' reads), delivered by
@@ -681,17 +682,21 @@ private:
                           }
                           asio::post(io, [this, c, r, events = page->events, members = page->members] {
                               if (r.with_members) {
-                                  if (members) _room_presence.seed(c.room, members->as_of_position, members->members);
-                                  else _room_presence.failed(c.room);
+                                  if (members) _room_presence.seed(c.room, c.presence_token, members->as_of_position, members->members);
+                                  else _room_presence.failed(c.room, c.presence_token);
                               }
                               replay_page(c, false, *events);
                           });
                       }});
     }
 
-    // A join whose database work failed: the session leaves the room and is told to join again.
+    // A join whose database work failed: the session leaves the room and is told to join again;
+    // who is in the room, if this read was to say it, is asked again by the next join.
     void replay_failed(const replay_cursor& c) {
-        asio::post(_server.get_io_service(), [this, c] { replay_page(c, true, {}); });
+        asio::post(_server.get_io_service(), [this, c] {
+            if (c.presence_token) _room_presence.failed(c.room, c.presence_token);
+            replay_page(c, true, {});
+        });
     }
 
     room_state* replay_state(const replay_cursor& c, session** out) {
@@ -709,7 +714,6 @@ private:
         if (!st) return;  // gone, left, or joined again
         session& s = *sp;
         if (failed) {
-            _room_presence.failed(c.room);  // a snapshot it may have carried is asked again
             // Leave the room so that the client's join can simply be repeated.
             leave_room(c.h, s, c.room);
             s.rooms.erase(c.room);
@@ -740,6 +744,7 @@ private:
                 send_text(c.h, joined_frame(c.room, std::max(c.head, page.empty() ? c.head : page.back().seq), names, total));
             }
             c.first = false;
+            c.presence_token = 0;  // later pages read no members
         }
         bool more = static_cast<int>(page.size()) == k_read_page;
         for (const auto& e : page) {
@@ -816,11 +821,30 @@ private:
     // again, so that the room's events say they are there.
     void join_again() {
         for (const auto& [room, users] : _presence) {
-            for (const auto& [uid, p] : users) {
-                std::string request = "again:" + std::to_string(++_rejoins) + ":" + std::to_string(_boot);
-                _writer.send({{room, {uid, p.name}, request, "", append_kind::join}, [](room_ack, send_outcome) {}});
-            }
+            for (const auto& [uid, p] : users) join_again(room, uid, 1);
         }
+    }
+
+    // One user's join again; a failed one (Postgres still away) is tried again after a second,
+    // as long as the user is still here, up to 60 times. A join appended twice is harmless: the
+    // last join or leave of a (room, user, node) is what counts.
+    void join_again(const std::string& room, const std::string& uid, int attempt) {
+        auto users = _presence.find(room);
+        if (users == _presence.end()) return;
+        auto p = users->second.find(uid);
+        if (p == users->second.end()) return;
+        std::string request = "again:" + std::to_string(++_rejoins) + ":" + std::to_string(_boot);
+        auto& io = _server.get_io_service();
+        _writer.send({{room, {uid, p->second.name}, request, "", append_kind::join},
+                      [this, room, uid, attempt, &io](room_ack, send_outcome outcome) {
+                          if (outcome == send_outcome::stored || attempt >= 60) return;
+                          asio::post(io, [this, room, uid, attempt, &io] {
+                              auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(1));
+                              timer->async_wait([this, room, uid, attempt, timer](const std::error_code& ec) {
+                                  if (!ec) join_again(room, uid, attempt + 1);
+                              });
+                          });
+                      }});
     }
 
     // ---- the relay's batches (log_relay.h) -> sessions ----

@@ -57,13 +57,15 @@ void node_lease::tick() {
             log::warn(k_component, "lease: this node's lease had expired and its users were healed (left): joining them again");
             _config.on_healed();
         }
-        for (const auto& row : sql->exec("SELECT node, leaves FROM heal_dead_chat_nodes($1, $2::interval)",
-                                         {_config.node, interval_of(_config.lease)})) {
-            std::string leaves = row.at(1).value_or("0");
-            std::string text = "healed chat node " + row.at(0).value_or("?") + " (lease expired): " + leaves +
-                               " leave(s) appended";
-            if (leaves == "0") log::info(k_component, text);  // it had stopped cleanly
-            else log::warn(k_component, text);
+        // Each dead node healed in a transaction of its own: one node's row locked at a time.
+        for (const auto& dead : sql->exec("SELECT dead_chat_nodes($1, $2::interval)",
+                                          {_config.node, interval_of(_config.lease)})) {
+            std::string node = dead.at(0).value_or("");
+            auto healed = sql->exec("SELECT heal_chat_node($1, $2::interval)", {node, interval_of(_config.lease)});
+            std::string leaves = healed.at(0).at(0).value_or("0");
+            if (leaves != "0") {
+                log::warn(k_component, "healed chat node " + node + " (lease expired): " + leaves + " leave(s) appended");
+            }
         }
     } catch (const std::exception& e) {
         if (!_reported) log::warn(k_component, std::string("lease: cannot renew (retrying): ") + e.what());

@@ -180,6 +180,11 @@ std::optional<room_event> room_event_of(const eventstore::recorded_event& e) {
     r.id = member(d, "id");
     r.text = member(d, "text");
     r.ts_us = e.recorded_at_us;
+    if (r.kind != "message" && !e.metadata_json.empty()) {
+        rapidjson::Document m;
+        m.Parse(e.metadata_json.c_str());
+        if (!m.HasParseError() && m.IsObject()) r.node = member(m, "node");
+    }
     return r;
 }
 
@@ -223,20 +228,51 @@ std::vector<room_page> room_log::read_many(const std::vector<room_read>& reads, 
 namespace stchat::chat {
 
 
+namespace {
+// A Postgres text[] as text ({a,"b c",""}) -> its items. Node names have no quotes or backslashes
+// of their own, but the format's quoting is followed anyway.
+std::vector<std::string> parse_text_array(const std::string& text) {
+    std::vector<std::string> out;
+    if (text.size() < 2) return out;
+    size_t i = 1;
+    while (i < text.size() - 1) {
+        std::string item;
+        if (text[i] == '"') {
+            for (++i; i < text.size() && text[i] != '"'; ++i) {
+                if (text[i] == '\\' && i + 1 < text.size()) ++i;
+                item.push_back(text[i]);
+            }
+            ++i;  // the closing quote
+        } else {
+            for (; i < text.size() - 1 && text[i] != ','; ++i) item.push_back(text[i]);
+        }
+        out.push_back(item);
+        if (i < text.size() && text[i] == ',') ++i;
+    }
+    return out;
+}
+}  // namespace
+
 std::vector<room_members> room_log::members_of(const std::vector<std::string>& rooms) {
     std::vector<std::string> streams;
     for (const auto& r : rooms) streams.push_back(stream_of_room(r));
     // One statement, so the head and the counts come from one snapshot (the log is visible in
     // position order: everything at or below the head is counted).
+    // Per (room, user, node) the last join or leave wins: a leave without its join (a join that
+    // failed) or a join appended twice (a node joining its users again) counts once.
     auto rows = _impl->sql->exec(
         "WITH head AS (SELECT coalesce(max(position), 0) AS p FROM event_log),"
-        " m AS (SELECT stream, data->>'uid' AS uid, (array_agg(data->>'user' ORDER BY position DESC))[1] AS name,"
-        "        sum(CASE WHEN type = 'chat.join' THEN 1 ELSE -1 END) AS n"
-        "       FROM event_log WHERE stream = ANY($1::text[]) AND type IN ('chat.join', 'chat.leave')"
-        "       AND position <= (SELECT p FROM head)"
-        "       GROUP BY stream, data->>'uid')"
-        " SELECT (SELECT p FROM head), m.stream, m.uid, m.name, m.n FROM (SELECT 1) one"
-        " LEFT JOIN m ON m.n > 0 ORDER BY m.stream, m.uid",
+        " last AS (SELECT DISTINCT ON (stream, data->>'uid', coalesce(metadata->>'node', ''))"
+        "            stream, data->>'uid' AS uid, data->>'user' AS name, coalesce(metadata->>'node', '') AS node,"
+        "            type, position"
+        "          FROM event_log WHERE stream = ANY($1::text[]) AND type IN ('chat.join', 'chat.leave')"
+        "            AND position <= (SELECT p FROM head)"
+        "          ORDER BY stream, data->>'uid', coalesce(metadata->>'node', ''), position DESC),"
+        " m AS (SELECT stream, uid, (array_agg(name ORDER BY position DESC))[1] AS name,"
+        "         array_agg(node ORDER BY node) AS nodes"
+        "       FROM last WHERE type = 'chat.join' GROUP BY stream, uid)"
+        " SELECT (SELECT p FROM head), m.stream, m.uid, m.name, m.nodes FROM (SELECT 1) one"
+        " LEFT JOIN m ON true ORDER BY m.stream, m.uid",
         {eventstore::text_array_literal(streams)});
     std::map<std::string, size_t> index;
     for (size_t i = 0; i < streams.size(); ++i) index.emplace(streams[i], i);
@@ -247,7 +283,7 @@ std::vector<room_members> room_log::members_of(const std::vector<std::string>& r
         if (!row.at(1)) continue;
         auto it = index.find(*row.at(1));
         if (it == index.end()) continue;
-        room_member m{row.at(2).value_or(""), row.at(3).value_or(""), std::stoi(row.at(4).value_or("0"))};
+        room_member m{row.at(2).value_or(""), row.at(3).value_or(""), parse_text_array(row.at(4).value_or("{}"))};
         for (size_t i = 0; i < streams.size(); ++i) {
             if (streams[i] == *row.at(1)) out[i].members.push_back(m);
         }

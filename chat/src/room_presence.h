@@ -1,19 +1,20 @@
 #pragma once
 // Private to chat/: who is in each room, as the room's join and leave events say, for the rooms
 // this process has sessions in. The same on every chat process: it is read from the log once
-// (a snapshot: each user's joins minus leaves, as of a log position), then kept current from the
-// relay's events after that position. A user is present while their count is above 0 (one join
-// per chat process they are connected through, one leave when the last of those connections
-// goes, or the heal of a dead process: docs/protocol.md).
+// (a snapshot as of a log position), then kept current from the relay's events after that
+// position. Each chat process (node) appends a join for a user's first connection to a room and a
+// leave for the last (or another node appends it when that node dies: docs/protocol.md); a user
+// is present while, for some node, the last of those events is a join.
 //
-// Example: lobby's log: join alice (position 3), join bob (5), leave alice (9).
-//   track("lobby") -> true (read a snapshot); apply(join carol, position 12) is held;
-//   seed("lobby", 10, {{"u-bob", "bob", 1}}) -> held events after 10 applied: bob, carol
+// Example: lobby's log: join alice (position 3, node A), join bob (5, A), leave alice (9, A).
+//   track("lobby") -> token 1 (read a snapshot); apply(join carol, position 12, node B) is held;
+//   seed("lobby", 1, 10, {{"u-bob", "bob", {"A"}}}) -> held events after 10 applied: bob, carol
 //   names("lobby") -> {"bob", "carol"}
 //
 // Thread-safety: none; the chat's Asio thread only.
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,14 +27,16 @@ public:
     // Events held for a room whose snapshot is being read; past it the snapshot is read again.
     static constexpr size_t k_max_held = 10000;
 
-    // One more local session in `room`. True when the room's snapshot must be read (the first,
-    // or the last one failed or overflowed): the caller reads it and calls seed() or failed().
-    bool track(const std::string& room) {
+    // One more local session in `room`. Non-zero when the room's snapshot must be read (the
+    // first, or the last one failed or overflowed): the caller reads it and calls seed() or
+    // failed() with this token; answers to an older read are ignored.
+    uint64_t track(const std::string& room) {
         room_state& r = _rooms[room];
         ++r.sessions;
-        if (r.state != phase::unknown) return false;
+        if (r.state != phase::unknown) return 0;
         r.state = phase::reading;
-        return true;
+        r.token = ++_next_token;
+        return r.token;
     }
 
     // One local session fewer; at 0 the room is forgotten.
@@ -43,12 +46,12 @@ public:
         if (--it->second.sessions <= 0) _rooms.erase(it);
     }
 
-    void seed(const std::string& room, int64_t as_of_position, const std::vector<room_member>& members) {
+    void seed(const std::string& room, uint64_t token, int64_t as_of_position, const std::vector<room_member>& members) {
         auto it = _rooms.find(room);
-        if (it == _rooms.end() || it->second.state != phase::reading) return;
+        if (it == _rooms.end() || it->second.state != phase::reading || it->second.token != token) return;
         room_state& r = it->second;
         r.members.clear();
-        for (const auto& m : members) r.members[m.uid] = {m.connections, m.name};
+        for (const auto& m : members) r.members[m.uid] = {{m.nodes.begin(), m.nodes.end()}, m.name};
         r.as_of = as_of_position;
         r.state = phase::known;
         auto held = std::move(r.held);
@@ -57,9 +60,9 @@ public:
     }
 
     // The snapshot could not be read: the next track() asks again.
-    void failed(const std::string& room) {
+    void failed(const std::string& room, uint64_t token) {
         auto it = _rooms.find(room);
-        if (it != _rooms.end() && it->second.state == phase::reading) {
+        if (it != _rooms.end() && it->second.state == phase::reading && it->second.token == token) {
             it->second.state = phase::unknown;
             it->second.held.clear();
         }
@@ -79,9 +82,13 @@ public:
         if (r.state != phase::known || e.position <= r.as_of) return;
         r.as_of = e.position;
         auto& m = r.members[e.uid];
-        m.connections += e.kind == "join" ? 1 : -1;
-        if (e.kind == "join") m.name = e.user;
-        if (m.connections <= 0) r.members.erase(e.uid);
+        if (e.kind == "join") {
+            m.nodes.insert(e.node);
+            m.name = e.user;
+        } else {
+            m.nodes.erase(e.node);
+        }
+        if (m.nodes.empty()) r.members.erase(e.uid);
     }
 
     bool known(const std::string& room) const {
@@ -113,17 +120,19 @@ public:
 private:
     enum class phase { unknown, reading, known };
     struct member_state {
-        int connections = 0;
+        std::set<std::string> nodes;  // whose last event for this user is a join
         std::string name;
     };
     struct room_state {
         int sessions = 0;
         phase state = phase::unknown;
         int64_t as_of = 0;
+        uint64_t token = 0;  // of the snapshot read in flight
         std::map<std::string, member_state> members;
         std::vector<room_event> held;
     };
     std::map<std::string, room_state> _rooms;
+    uint64_t _next_token = 0;
 };
 
 }  // namespace stchat::chat

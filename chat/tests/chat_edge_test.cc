@@ -258,40 +258,50 @@ BOOST_AUTO_TEST_CASE(keepalive_pings_first_and_closes_only_after_an_unanswered_p
 
 BOOST_AUTO_TEST_CASE(room_presence_follows_the_events_after_its_snapshot_and_holds_those_before_it) {
     room_presence p;
-    auto ev = [](const char* kind, const char* uid, int64_t position) {
+    auto ev = [](const char* kind, const char* uid, int64_t position, const char* node = "A") {
         room_event e;
         e.room = "lobby";
         e.kind = kind;
         e.uid = uid;
         e.user = std::string("name-") + uid;
         e.position = position;
+        e.node = node;
         return e;
     };
     size_t total = 0;
-    BOOST_TEST(p.track("lobby"), "the first session: read the snapshot");
-    BOOST_TEST(!p.track("lobby"), "the second: it is being read");
+    uint64_t token = p.track("lobby");
+    BOOST_TEST(token != 0u, "the first session: read the snapshot");
+    BOOST_TEST(p.track("lobby") == 0u, "the second: it is being read");
     p.apply(ev("join", "carol", 12));  // while reading: held
     p.apply(ev("join", "bob", 5));     // already in the snapshot: skipped when applied
     BOOST_TEST(!p.known("lobby"));
-    p.seed("lobby", 10, {{"bob", "name-bob", 1}});
+    p.seed("lobby", token + 1, 10, {{"bob", "name-bob", {"A"}}});
+    BOOST_TEST(!p.known("lobby"), "the answer to another read is ignored");
+    p.seed("lobby", token, 10, {{"bob", "name-bob", {"A"}}});
     BOOST_TEST(p.known("lobby"));
     BOOST_TEST((p.names("lobby", 10, &total) == std::vector<std::string>{"name-bob", "name-carol"}));
     BOOST_TEST(total == 2u);
-    p.apply(ev("join", "bob", 13));   // bob through a second process
-    p.apply(ev("leave", "bob", 14));  // ... which he leaves: still present through the first
-    p.apply(ev("message", "bob", 15));
+    p.apply(ev("join", "bob", 13, "B"));   // bob through a second process
+    p.apply(ev("join", "bob", 14, "B"));   // ... which joins him again (healed while alive)
+    p.apply(ev("leave", "bob", 15, "B"));  // ... and which he leaves: still present through A
+    p.apply(ev("message", "bob", 16));
     p.names("lobby", 10, &total);
     BOOST_TEST(total == 2u, "bob is still present once");
-    p.apply(ev("leave", "bob", 16));
+    p.apply(ev("leave", "bob", 17));
     BOOST_TEST((p.names("lobby", 10, &total) == std::vector<std::string>{"name-carol"}));
-    p.apply(ev("leave", "carol", 16));
+    p.apply(ev("leave", "carol", 17));
     BOOST_TEST(p.names("lobby", 10, &total).size() == 1u, "a position at or below the last applied is skipped");
+    p.apply(ev("leave", "carol", 18, "C"));
+    BOOST_TEST(p.names("lobby", 10, &total).size() == 1u, "a leave by a node carol is not in through changes nothing");
     BOOST_TEST((p.names("lobby", 1, &total).size() == 1u && total == 1u));
     p.untrack("lobby");
     p.untrack("lobby");
     BOOST_TEST(p.rooms() == 0u, "forgotten with its last session");
-    BOOST_TEST(p.track("lobby"), "and read again next time");
-    p.failed("lobby");
+    uint64_t again = p.track("lobby");
+    BOOST_TEST(again != 0u, "and read again next time");
+    p.failed("lobby", token);
+    BOOST_TEST(p.track("lobby") == 0u, "a stale read's failure changes nothing");
+    p.failed("lobby", again);
     BOOST_TEST(!p.known("lobby"));
-    BOOST_TEST(p.track("lobby"), "a failed read is asked again by the next session");
+    BOOST_TEST(p.track("lobby") != 0u, "a failed read is asked again by the next session");
 }

@@ -180,24 +180,29 @@ BOOST_AUTO_TEST_CASE(read_many_answers_each_read_with_its_room_head_and_page) {
     BOOST_TEST(seqs(limited[0]) == (std::vector<int64_t>{1, 2, 3}), "at most max_events");
 }
 
-BOOST_AUTO_TEST_CASE(members_of_counts_joins_minus_leaves_per_user_as_of_one_position) {
+BOOST_AUTO_TEST_CASE(members_of_takes_each_nodes_last_join_or_leave_per_user_as_of_one_position) {
     scratch_database db("rooms_members");
-    room_log rooms(db.store());
-    rooms.join("lobby", alice, "a:1");
-    rooms.join("lobby", bob, "b:1");
-    rooms.join("lobby", alice, "a2:1");  // alice through a second process
-    rooms.leave("lobby", alice, "a:2");
-    rooms.join("side", bob, "b:2");
-    rooms.leave("side", bob, "b:3");
-    rooms.send_batch({{"lobby", bob, "m-1", "hi", append_kind::message}});
-    auto m = rooms.members_of({"lobby", "side", "empty"});
-    BOOST_REQUIRE(m.size() == 3u);
+    room_log node_a(db.store(), "A"), node_b(db.store(), "B");
+    node_a.join("lobby", alice, "a:1");
+    node_a.join("lobby", bob, "b:1");
+    node_b.join("lobby", alice, "a2:1");  // alice through a second process
+    node_a.leave("lobby", alice, "a:2");  // ... gone from the first
+    node_a.join("side", bob, "b:2");
+    node_a.leave("side", bob, "b:3");
+    node_b.leave("side", bob, "b:4");     // a leave without a join (its join failed): no -1
+    node_b.join("again", bob, "b:5");
+    node_b.join("again", bob, "b:6");     // a node joining its users again: counted once
+    node_b.leave("again", bob, "b:7");
+    node_a.send_batch({{"lobby", bob, "m-1", "hi", append_kind::message}});
+    auto m = node_a.members_of({"lobby", "side", "again", "empty"});
+    BOOST_REQUIRE(m.size() == 4u);
     BOOST_TEST(m[0].as_of_position == db.scalar("SELECT max(position) FROM event_log"));
     BOOST_REQUIRE(m[0].members.size() == 2u);
     BOOST_TEST(m[0].members[0].uid == "u-alice");
-    BOOST_TEST(m[0].members[0].connections == 1, "two joins, one leave");
+    BOOST_TEST((m[0].members[0].nodes == std::vector<std::string>{"B"}), "alice is there through B only");
     BOOST_TEST(m[0].members[1].name == "bob");
-    BOOST_TEST(m[1].members.empty(), "bob left side");
-    BOOST_TEST(m[2].members.empty());
-    BOOST_TEST(m[2].as_of_position == m[0].as_of_position, "one snapshot for all");
+    BOOST_TEST(m[1].members.empty(), "bob left side; B's stray leave takes nothing below zero");
+    BOOST_TEST(m[2].members.empty(), "two joins and one leave by one node: gone");
+    BOOST_TEST(m[3].members.empty());
+    BOOST_TEST(m[3].as_of_position == m[0].as_of_position, "one snapshot for all");
 }

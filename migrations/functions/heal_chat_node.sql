@@ -1,11 +1,15 @@
 -- heal_chat_node: if chat process `dead` has not renewed its lease for `lease`, appends a
--- `leave` for each (room, user) it joined and did not leave, and marks it healed. Exactly once,
--- however many processes heal at the same time: the node's row is locked and checked again, and
--- each leave's inbox key names the join it closes ("chat-heal:<node>", "<room>/<uid>@<position>").
--- The leaves carry the dead node in their metadata (with "healed": true), so the node's joins and
--- leaves balance afterwards and a second heal finds nothing. Returns the leaves appended.
+-- `leave` for each (room, user) whose last join or leave by that node is a join, and returns how
+-- many. Exactly once, however many processes heal at the same time: the node's row is locked and
+-- its lease checked again, the log's append lock is taken before the memberships are read (no
+-- join or leave of the node commits in between), and each leave's inbox key names the event it
+-- closes ("chat-heal:<node>", "<room>/<uid>@<position>"). The leaves carry the dead node in their
+-- metadata (with "healed": true), so the node's last event for each pair is then a leave and a
+-- second heal finds nothing. Only events after the last heal's position are read.
+-- `healed_at` is set when leaves were appended: a node healed while alive learns it at its next
+-- renewal (renew_chat_node) and joins its users again.
 --
--- Example: node N died with alice in lobby (join at position 41) and bob in lobby and dev:
+-- Example: node N died with alice in lobby (her join at position 41) and bob in lobby and dev:
 --   SELECT heal_chat_node('N', interval '15 seconds');   -> 3 (lobby: alice, bob; dev: bob)
 --   SELECT heal_chat_node('N', interval '15 seconds');   -> 0
 CREATE OR REPLACE FUNCTION heal_chat_node(dead text, lease interval)
@@ -14,29 +18,37 @@ LANGUAGE plpgsql AS $$
 DECLARE
     n integer;
     o record;
+    since bigint;
     sources text[] := '{}';
     ids text[] := '{}';
     streams text[] := '{}';
     datas text[] := '{}';
 BEGIN
-    PERFORM 1 FROM chat_node
-    WHERE node = dead AND seen_at < now() - lease AND (healed_at IS NULL OR healed_at < seen_at)
+    SELECT healed_position INTO since FROM chat_node
+    WHERE node = dead AND seen_at < clock_timestamp() - lease
     FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN 0;  -- alive, healed already, or unknown
+        RETURN 0;  -- alive, or unknown
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM event_log
+                   WHERE (metadata ->> 'node') = dead AND type IN ('chat.join', 'chat.leave')
+                     AND position > since AND type = 'chat.join') THEN
+        RETURN 0;  -- nothing joined since the last heal (e.g. it stopped cleanly)
+    END IF;
+    PERFORM pg_advisory_xact_lock(7311);  -- append_batch's lock: the log holds still while we read
     FOR o IN
         SELECT stream, data ->> 'uid' AS uid,
                (array_agg(data ->> 'user' ORDER BY position DESC))[1] AS username,
-               max(position) FILTER (WHERE type = 'chat.join') AS last_join
+               (array_agg(type ORDER BY position DESC))[1] AS last_type,
+               max(position) AS last_position
         FROM event_log
-        WHERE (metadata ->> 'node') = dead AND type IN ('chat.join', 'chat.leave')
+        WHERE (metadata ->> 'node') = dead AND type IN ('chat.join', 'chat.leave') AND position > since
         GROUP BY stream, data ->> 'uid'
-        HAVING sum(CASE WHEN type = 'chat.join' THEN 1 ELSE -1 END) > 0
         ORDER BY min(position)
     LOOP
+        CONTINUE WHEN o.last_type <> 'chat.join';
         sources := sources || ('chat-heal:' || dead);
-        ids := ids || (substr(o.stream, 6) || '/' || o.uid || '@' || o.last_join);
+        ids := ids || (substr(o.stream, 6) || '/' || o.uid || '@' || o.last_position);
         streams := streams || o.stream;
         datas := datas || jsonb_build_object('room', substr(o.stream, 6), 'user', o.username, 'uid', o.uid)::text;
     END LOOP;
@@ -46,8 +58,9 @@ BEGIN
                              array_fill(''::bytea, ARRAY[n]), datas,
                              array_fill(jsonb_build_object('node', dead, 'healed', true)::text, ARRAY[n]),
                              array_fill(NULL::bigint, ARRAY[n]));
+        UPDATE chat_node SET healed_at = clock_timestamp() WHERE node = dead;
     END IF;
-    UPDATE chat_node SET healed_at = now() WHERE node = dead;
+    UPDATE chat_node SET healed_position = (SELECT coalesce(max(position), 0) FROM event_log) WHERE node = dead;
     RETURN n;
 END
 $$;

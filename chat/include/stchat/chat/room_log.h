@@ -48,6 +48,7 @@ struct room_event {
     std::string id;    // the client's message id (messages only)
     std::string text;  // messages only
     std::string data_json;  // feed rooms: the decoded feed message, a JSON object
+    std::string node;       // joins and leaves: the chat process that appended it ("" if none)
     int64_t ts_us = 0; // when it was recorded, microseconds since the epoch
     int64_t position = 0;
 };
@@ -76,11 +77,12 @@ struct room_read {
     bool with_members = false;  // also who is in the room (db_worker: room_page::members)
 };
 
-// A user present in a room: their joins minus their leaves in the room's events.
+// A user present in a room: present through each chat process (node) whose last join or leave
+// of them in the room is a join.
 struct room_member {
     std::string uid;
-    std::string name;  // as their last join gave it
-    int connections = 0;
+    std::string name;                // as their last join gave it
+    std::vector<std::string> nodes;  // "" for events appended without a node
 };
 
 // Who is in a room, as of a log position (everything at or below it counted, nothing above).
@@ -152,8 +154,8 @@ public:
 
     // Who is in each of `rooms` (chat rooms; feed rooms have nobody), in one statement: one
     // snapshot, one as_of_position for all. out[i] answers rooms[i].
-    // Example: lobby's log: join alice (3), join bob (5), leave alice (9), log head 12:
-    //   members_of({"lobby"}) -> {as_of 12, {{"u-bob", "bob", 1}}}
+    // Example: lobby's log: join alice (3, node A), join bob (5, A), leave alice (9, A), head 12:
+    //   members_of({"lobby"}) -> {as_of 12, {{"u-bob", "bob", {"A"}}}}
     std::vector<room_members> members_of(const std::vector<std::string>& rooms);
 
     // Many reads in one read transaction (a burst of joins); out[i] answers reads[i].
