@@ -186,9 +186,10 @@ public:
                 for (auto& t : threads) t.join();
             }
         } threads{_stopping, {}};
-        // Each batch is fanned out on the Asio thread; its done() is posted after the writes
-        // the fan-out queued (websocketpp posts each connection's write), so the next batch
-        // waits until they are done.
+        // Each batch is fanned out on the Asio thread; its done() is posted behind the write each
+        // connection's send posted (websocketpp), so the next batch comes once those writes have
+        // been handed to the sockets (not necessarily completed: memory stays bounded by the
+        // relay's backlog and each session's max_buffered).
         log_relay relay({_config.store, start, &_health, &_metrics.relay_position, &_metrics.relay_lag,
                          [this](std::vector<room_event> batch, std::function<void()> done) {
                              auto& io = _server.get_io_service();

@@ -2,8 +2,8 @@
 // Private to chat/: the relay, a thread that tails the event log from a position and hands the
 // room events it finds, in log order (so each room's in seq order), to the chat's Asio thread.
 //
-// One batch is in the Asio thread's hands at a time: until it calls the batch's `done` (after the
-// writes the batch caused), what the relay reads gathers into the next batch, up to 20,000
+// One batch is in the Asio thread's hands at a time: until it calls the batch's `done` (once the
+// writes the batch caused are started), what the relay reads gathers into the next batch, up to 20,000
 // events; then it stops reading until `done`. An idle server gets each event at once; a busy one
 // gets fewer, larger batches and writes each session once per batch.
 //
