@@ -4,46 +4,19 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import net from "node:net";
 import WebSocket from "ws";
 import { StchatClient } from "../../web/stchat-client.js";
+import { freePort, until, waitHealthy } from "./support.mjs";
 
 const bin = process.env.STCHAT_BIN;
 const database = process.env.STCHAT_DB;
 let port;
 let server;
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-async function until(condition, what, ms = 20000) {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function waitListening() {
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(port, "127.0.0.1", () => { c.destroy(); resolve(true); });
-      c.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error("the chat server did not start");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 function spawnServer() {
   server = spawn(bin, ["chat", "--port", String(port), "--database", database, "--log-level", "warn"],
                  { stdio: ["ignore", "inherit", "inherit"] });
-  return waitListening();
+  return waitHealthy(port, "the chat server");
 }
 
 before(async () => {

@@ -10,9 +10,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import net from "node:net";
 import WebSocket from "ws";
 import { StchatClient } from "../../web/stchat-client.js";
+import { freePort, healthy, until, waitHealthy } from "./support.mjs";
 
 const bin = process.env.STCHAT_BIN;
 const database = process.env.STCHAT_DB;
@@ -26,35 +26,6 @@ const nodes = [];   // {port, proc}
 let front;           // HAProxy's port
 let haproxy;
 const clients = [];
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-async function until(condition, what, ms = 30000) {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function healthy(port) {
-  try {
-    const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-    return r.status === 200;
-  } catch { return false; }
-}
-
-async function waitHealthy(port, what) {
-  const deadline = Date.now() + 30000;
-  while (!(await healthy(port))) {
-    if (Date.now() > deadline) throw new Error(`${what} did not become healthy`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 before(async () => {
   assert.ok(bin && database, "STCHAT_BIN and STCHAT_DB are not set: run through tests/web/run_web_tests.sh");
@@ -115,7 +86,7 @@ test("1,000 clients through HAProxy, a node killed mid-run: all back within 5 s,
       sent += 1;
     }
   });
-  await until(() => sent >= (senders.length * SENDS_EACH) / 2, "half the sends acknowledged");
+  await until(() => sent >= (senders.length * SENDS_EACH) / 2, "half the sends acknowledged", 30000);
   killedAt = Date.now();
   nodes[0].proc.kill("SIGKILL");
   await Promise.all(sendAll);

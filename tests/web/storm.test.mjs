@@ -5,9 +5,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import net from "node:net";
 import WebSocket from "ws";
 import { StchatClient } from "../../web/stchat-client.js";
+import { freePort, until, waitHealthy } from "./support.mjs";
 
 const bin = process.env.STCHAT_BIN;
 const database = process.env.STCHAT_DB;
@@ -19,31 +19,10 @@ let port;
 let server;
 const clients = [];
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-async function until(condition, what, ms = 60000) {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 async function startServer() {
   server = spawn(bin, ["chat", "--port", String(port), "--database", database, "--log-level", "warn",
                        "--rate-limit", "100"], { stdio: ["ignore", "inherit", "inherit"] });
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200) return Date.now();
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error("the chat server did not start");
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  return waitHealthy(port, "the chat server");
 }
 
 before(async () => {
@@ -91,7 +70,7 @@ test(`a reconnect storm of ${CLIENTS} users after a SIGKILL: all resumed, every 
       sent += 1;
     }
   });
-  await until(() => sent >= (SENDERS * SENDS_EACH) / 2, "half the sends acknowledged");
+  await until(() => sent >= (SENDERS * SENDS_EACH) / 2, "half the sends acknowledged", 60000);
   killed = true;
   server.kill("SIGKILL");
   await new Promise((r) => server.once("exit", r));
