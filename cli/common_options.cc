@@ -138,7 +138,8 @@ service_runtime::service_runtime(const args& a, const eventstore::store_config& 
     install_shutdown_handlers();
     _endpoint = metrics_endpoint(a, metrics, health);
     _heartbeat = std::make_unique<eventstore::heartbeat>(eventstore::heartbeat_config{
-        store, kind, static_cast<uint16_t>(a.integer("metrics-port", 0, 0, 65535)), [] { return std::string(); },
+        store, kind, static_cast<uint16_t>(a.integer("metrics-port", 0, 0, 65535)),
+        [this] { return "\"metrics\": " + metrics.values_json(); },  // for /ops
         [this] { return health.problems(); }});
 }
 

@@ -13,8 +13,8 @@ source "$(dirname "$0")/lib.sh"
 test_packages=(chromium docker-compose clang libclang-rt-14-dev iproute2 nftables)
 command -v npm >/dev/null || test_packages+=(nodejs npm)  # keep a Node.js the machine has
 stchat_install_packages "${test_packages[@]}"
-if [ ! -d "$STCHAT_ROOT/tests/web/node_modules/playwright-core" ]; then
-    stchat_log "installing playwright-core for the browser tests"
+if [ ! -d "$STCHAT_ROOT/tests/web/node_modules/playwright-core" ] || [ ! -d "$STCHAT_ROOT/tests/web/node_modules/axe-core" ]; then
+    stchat_log "installing playwright-core and axe-core for the browser tests"
     (cd "$STCHAT_ROOT/tests/web" && npm ci --no-audit --no-fund >/dev/null)
 fi
 stchat_log "building with tests"

@@ -18,7 +18,14 @@
 // read_only, bad_frame, not_joined …) and the send leaves the outbox; rate_limited is retried
 // after the server's retry_after_ms.
 // Events emitted: "event" (e), "state" ("connecting" | "online" | "reconnecting" | "closed"),
-// "welcome" ({user, uid}), "error" (a frame of the server's not tied to a send).
+// "welcome" ({user, uid}), "joined" (the server's frame), "ack" ({room, id, seq, duplicate}),
+// "sendError" (Error with code, id, room, text: a send refused for good), "error" (a frame of the
+// server's not tied to a send).
+//
+// A dead connection is noticed without waiting for TCP: every `heartbeat.interval` ms online, the
+// client sends {"type":"ping"}; no frame within `heartbeat.timeout` ms means the connection is
+// gone (state "reconnecting", then a new one). In a browser, the window's "offline" event drops
+// the connection at once and "online" reconnects without waiting for the backoff.
 
 const SUBPROTOCOL = "stchat.v1";
 
@@ -36,7 +43,7 @@ function randomId() {
 
 export class StchatClient {
   constructor({ url, WebSocket: ws = globalThis.WebSocket, name, storage, prefix = "stchat.",
-                backoff = { min: 250, max: 5000 } } = {}) {
+                backoff = { min: 250, max: 5000 }, heartbeat = { interval: 10000, timeout: 3000 } } = {}) {
     if (!url) throw new Error("StchatClient: url is required");
     if (!ws) throw new Error("StchatClient: no WebSocket implementation (pass { WebSocket })");
     this.url = url;
@@ -44,6 +51,7 @@ export class StchatClient {
     this.storage = storage || new MemoryStorage();
     this.prefix = prefix;
     this.backoff = backoff;
+    this.heartbeat = heartbeat;
     this.handlers = new Map();
     this.name = name || this.load("name", null);
     this.token = this.load("token", null);
@@ -52,11 +60,42 @@ export class StchatClient {
     this.pending = new Map();                   // id -> {resolve, reject}
     this.joins = new Map();                     // room -> [{resolve, reject}]
     this.histories = new Map();                 // room -> [{resolve, reject, events}]
+    this.keys = new Map();                      // room -> private key (memory only)
     this.ws = null;
     this.state = "closed";
     this.closedByUser = false;
     this.attempt = 0;
     this.welcomeWaiters = [];
+    const w = globalThis.window;
+    if (w && typeof w.addEventListener === "function") {
+      w.addEventListener("offline", () => { if (this.ws) this.drop(); });
+      w.addEventListener("online", () => {
+        if (!this.closedByUser && !this.ws && this.state !== "closed") { clearTimeout(this.retryTimer); this.attempt = 0; this.open(); }
+      });
+    }
+  }
+
+  // Gives up on the current connection as a network failure would: "reconnecting" at once, and a
+  // new connection after the backoff (the old socket's late close is ignored).
+  drop() {
+    const ws = this.ws;
+    if (!ws) return;
+    try { ws.close(4000); } catch { /* already closing */ }
+    this.lost(ws);
+  }
+
+  // Liveness: a ping every interval; any frame is an answer.
+  startHeartbeat(ws) {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.deadTimer);
+    this.deadTimer = null;
+    if (!this.heartbeat || !this.heartbeat.interval) return;
+    this.pingTimer = setInterval(() => {
+      if (this.ws !== ws) return clearInterval(this.pingTimer);
+      this.raw({ type: "ping" });
+      // The first unanswered ping counts: later ones do not push the deadline back.
+      if (!this.deadTimer) this.deadTimer = setTimeout(() => { this.deadTimer = null; if (this.ws === ws) this.drop(); }, this.heartbeat.timeout);
+    }, this.heartbeat.interval);
   }
 
   on(type, fn) {
@@ -85,7 +124,11 @@ export class StchatClient {
   close() {
     this.closedByUser = true;
     clearTimeout(this.retryTimer);
-    if (this.ws) this.ws.close(1000);
+    clearInterval(this.pingTimer);
+    clearTimeout(this.deadTimer);
+    const ws = this.ws;
+    this.ws = null;  // its late close event is ignored: connect() may open a new one at once
+    if (ws) ws.close(1000);
     this.setState("closed");
   }
 
@@ -102,20 +145,26 @@ export class StchatClient {
       try { f = JSON.parse(typeof m.data === "string" ? m.data : String(m.data)); } catch { return; }
       this.frame(f);
     };
-    ws.onclose = () => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      for (const list of this.joins.values()) for (const j of list) j.reject(Object.assign(new Error("disconnected"), { code: "disconnected" }));
-      this.joins.clear();
-      for (const list of this.histories.values()) for (const h of list) h.reject(Object.assign(new Error("disconnected"), { code: "disconnected" }));
-      this.histories.clear();
-      if (this.closedByUser) return this.setState("closed");
-      this.setState("reconnecting");
-      this.attempt += 1;
-      const cap = Math.min(this.backoff.max, this.backoff.min * 2 ** Math.min(this.attempt, 10));
-      this.retryTimer = setTimeout(() => this.open(), cap / 2 + Math.random() * cap / 2);  // jitter
-    };
+    ws.onclose = () => this.lost(ws);
     ws.onerror = () => {};  // onclose follows
+  }
+
+  lost(ws) {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    clearInterval(this.pingTimer);
+    clearTimeout(this.deadTimer);
+    this.deadTimer = null;
+    for (const list of this.joins.values()) for (const j of list) j.reject(Object.assign(new Error("disconnected"), { code: "disconnected" }));
+    this.joins.clear();
+    for (const list of this.histories.values()) for (const h of list) h.reject(Object.assign(new Error("disconnected"), { code: "disconnected" }));
+    this.histories.clear();
+    if (this.closedByUser) return this.setState("closed");
+    this.setState("reconnecting");
+    this.attempt += 1;
+    const cap = Math.min(this.backoff.max, this.backoff.min * 2 ** Math.min(this.attempt, 10));
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.open(), cap / 2 + Math.random() * cap / 2);  // jitter
   }
 
   raw(obj) {
@@ -124,20 +173,25 @@ export class StchatClient {
   }
 
   frame(f) {
+    clearTimeout(this.deadTimer);  // the connection is alive
+    this.deadTimer = null;
     switch (f.type) {
       case "welcome": {
         this.token = f.token; this.name = f.user; this.attempt = 0;
         this.save("token", f.token); this.save("name", f.user);
+        this.uid = f.uid;
         this.setState("online");
+        this.startHeartbeat(this.ws);
         this.emit("welcome", { user: f.user, uid: f.uid });
         for (const w of this.welcomeWaiters.splice(0)) w.resolve({ user: f.user, uid: f.uid });
-        for (const room of Object.keys(this.rooms)) this.raw({ type: "join", room, since: this.rooms[room] });
+        for (const room of Object.keys(this.rooms)) this.raw(this.joinFrame(room));
         return;
       }
       case "joined": {
         if (!(f.room in this.rooms)) { this.rooms[f.room] = 0; this.save("rooms", this.rooms); }
         for (const j of this.joins.get(f.room) || []) j.resolve(f);
         this.joins.delete(f.room);
+        this.emit("joined", f);
         // What was not acknowledged before the cut goes again, same ids: stored once.
         for (const s of this.outbox) if (s.room === f.room) this.raw({ type: "send", room: s.room, id: s.id, text: s.text });
         return;
@@ -159,10 +213,13 @@ export class StchatClient {
       }
       case "ack": {
         this.outbox = this.outbox.filter((s) => s.id !== f.id); this.save("outbox", this.outbox);
+        const ack = { room: f.room, id: f.id, seq: f.seq, duplicate: !!f.duplicate };
         const p = this.pending.get(f.id);
-        if (p) { this.pending.delete(f.id); p.resolve({ room: f.room, id: f.id, seq: f.seq, duplicate: !!f.duplicate }); }
+        if (p) { this.pending.delete(f.id); p.resolve(ack); }
+        this.emit("ack", ack);
         return;
       }
+      case "pong": return;
       case "left": return;
       case "error": return this.error(f);
       default: return;
@@ -179,8 +236,16 @@ export class StchatClient {
       }
       if (f.code === "internal") return;  // the database failed: the next reconnect or retry sends it again
       this.outbox = this.outbox.filter((s) => s.id !== f.ref); this.save("outbox", this.outbox);
+      Object.assign(err, { id: send.id, room: send.room, text: send.text });
       const p = this.pending.get(f.ref);
       if (p) { this.pending.delete(f.ref); p.reject(err); }
+      this.emit("sendError", err);
+      return;
+    }
+    if (f.room && f.ref === "join" && f.code === "rate_limited" && (this.joins.get(f.room) || []).length) {
+      // Said again once the server allows it (many rooms rejoined after a reconnect); the promise waits.
+      const ws = this.ws;
+      setTimeout(() => { if (this.ws === ws) this.raw(this.joinFrame(f.room)); }, f.retry_after_ms ?? 1000);
       return;
     }
     if (f.room && (f.ref === "join" || f.ref === "history")) {
@@ -191,25 +256,42 @@ export class StchatClient {
       if (f.ref === "join" && f.code !== "rate_limited") { delete this.rooms[f.room]; this.save("rooms", this.rooms); }
       if (w) return w.reject(err);
     }
-    if (f.code === "forbidden" && /token/.test(f.message || "")) {
-      this.token = null; this.save("token", null);  // say hello with the name next time
+    if (f.code === "forbidden" && f.ref === "hello") {
+      // An expired token (or one of another server): start again by name, as a new uid.
+      this.token = null; this.save("token", null);
+      this.raw({ type: "hello", name: this.name || undefined });
+      return;
     }
+    if (f.ref === "hello") for (const w of this.welcomeWaiters.splice(0)) w.reject(err);  // e.g. bad_name
     this.emit("error", err);
   }
 
+  joinFrame(room) {
+    const frame = { type: "join", room };
+    if (room in this.rooms) frame.since = this.rooms[room];
+    if (this.keys.has(room)) frame.key = this.keys.get(room);
+    return frame;
+  }
+
+  // A private room's key is kept in memory only (never in storage): after a reload, join again with it.
   join(room, { key } = {}) {
     return new Promise((resolve, reject) => {
       if (!this.joins.has(room)) this.joins.set(room, []);
       this.joins.get(room).push({ resolve, reject });
-      const frame = { type: "join", room };
-      if (room in this.rooms) frame.since = this.rooms[room];
-      if (key) frame.key = key;
-      if (!this.raw(frame)) reject(Object.assign(new Error("not connected"), { code: "disconnected" }));
+      if (key) this.keys.set(room, key);
+      if (!this.raw(this.joinFrame(room))) {
+        this.joins.get(room).pop();
+        reject(Object.assign(new Error("not connected"), { code: "disconnected" }));
+      }
     });
   }
 
+  // The rooms this client is in (restored from storage after a reload), with the last seq seen.
+  joinedRooms() { return { ...this.rooms }; }
+
   leave(room) {
     delete this.rooms[room]; this.save("rooms", this.rooms);
+    this.keys.delete(room);
     this.outbox = this.outbox.filter((s) => s.room !== room); this.save("outbox", this.outbox);
     this.raw({ type: "leave", room });
   }

@@ -29,6 +29,8 @@
 #include "keepalive.h"
 #include "log_relay.h"
 #include "node_lease.h"
+#include "ops_sampler.h"
+#include "web_files.h"
 #include "protocol_codec.h"
 #include "room_access_cache.h"
 #include "room_presence.h"
@@ -198,13 +200,16 @@ public:
                                  asio::post(io, done);
                              });
                          }});
+        // The operator's page's last 10 minutes (GET /ops/data).
+        _ops = std::make_unique<ops_sampler>(ops_sampler_config{_config.store});
         // `stchat status` sees this process, its sessions and its health.
         eventstore::heartbeat beat({_config.store, "chat", _config.port,
                                     [this] {
                                         return "\"sessions\": " + std::to_string(_metrics.sessions_v1.value() +
                                                                                  _metrics.sessions_legacy.value()) +
                                                ", \"sessions_legacy\": " + std::to_string(_metrics.sessions_legacy.value()) +
-                                               ", \"frames_sent\": " + std::to_string(_metrics.frames_sent.value());
+                                               ", \"frames_sent\": " + std::to_string(_metrics.frames_sent.value()) +
+                                               ", \"metrics\": " + _metrics.reg.values_json();  // for /ops
                                     },
                                     [this] { return _health.problems(); }});
         // The lease: this node's users leave if it dies; the users of nodes that died leave.
@@ -295,19 +300,18 @@ private:
             return respond(websocketpp::http::status_code::ok, "text/plain; version=0.0.4; charset=utf-8",
                            _metrics.reg.render());
         }
-        // The web client and its client module: a fixed list of files, never a path from the request.
-        static const std::pair<const char*, std::pair<const char*, const char*>> k_files[] = {
-            {"/", {"index.html", "text/html; charset=utf-8"}},
-            {"/index.html", {"index.html", "text/html; charset=utf-8"}},
-            {"/stchat-client.js", {"stchat-client.js", "text/javascript; charset=utf-8"}},
-        };
-        for (const auto& [route, file] : k_files) {
-            if (path != route || _config.web_root.empty()) continue;
-            std::ifstream in(_config.web_root + "/" + file.first);
+        if (path == "/ops/data") {
+            if (!_ops) return respond(websocketpp::http::status_code::service_unavailable, text, "starting\n");
+            return respond(websocketpp::http::status_code::ok, "application/json", _ops->samples_json());
+        }
+        // The web client's files: a name of letters, digits and dashes with a known extension,
+        // straight under --web; never a path from the request.
+        if (auto file = web_file_of(path); file && !_config.web_root.empty()) {
+            std::ifstream in(_config.web_root + "/" + file->first);
             if (in) {
                 std::stringstream ss;
                 ss << in.rdbuf();
-                return respond(websocketpp::http::status_code::ok, file.second, ss.str());
+                return respond(websocketpp::http::status_code::ok, file->second, ss.str());
             }
         }
         respond(websocketpp::http::status_code::not_found, text, "not found\n");
@@ -403,6 +407,11 @@ private:
         decoded d = decode_v1(payload, _limits);
         if (!d.req) return error(h, d.error.code.c_str(), d.error.message, d.error.ref);
         request& r = *d.req;
+        if (r.type == request::kind::ping) {
+            // A client's liveness check, allowed before hello; under the same flood rule as pings.
+            if (!s.pings.take()) return close(s, websocketpp::close::status::policy_violation, "ping flood", "ping_flood");
+            return send_text(h, pong_frame());
+        }
         if (r.type != request::kind::hello && !s.alive.greeted) {
             return error(h, "hello_required", "send hello first", "");
         }
@@ -412,6 +421,7 @@ private:
         case request::kind::send: return on_send(h, s, r);
         case request::kind::leave: return on_leave(h, s, r);
         case request::kind::history: return on_history(h, s, r);
+        case request::kind::ping: return;  // answered above
         }
     }
 
@@ -979,6 +989,7 @@ private:
     token_signer _tokens;
     origin_policy _origins;
     chat_metrics _metrics;
+    std::unique_ptr<ops_sampler> _ops;  // set in run(), before the first request
     metrics::health_state _health;  // what /healthz says (set by the relay, the workers, the watchdog)
     server_t _server;
     std::unique_ptr<asio::steady_timer> _tick, _stop_timer;

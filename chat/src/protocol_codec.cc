@@ -195,6 +195,12 @@ decoded decode_v1(std::string_view payload, const codec_limits& limits) {
     if (*type == "send") return decode_send(d, limits);
     if (*type == "leave") return decode_leave(d);
     if (*type == "history") return decode_history(d);
+    if (*type == "ping") {
+        decoded out;
+        out.req = request{};
+        out.req->type = request::kind::ping;
+        return out;
+    }
     // Echo the type only when it is safe to put in a frame.
     std::string shown = type->size() <= 64 && !text_problem(*type) ? *type : "";
     return fail("unknown_type", "unknown type '" + shown + "'", shown);
@@ -306,6 +312,8 @@ std::string event_frame(const room_event& e, bool history) {
         put(w, "ts", iso_time(e.ts_us));
     });
 }
+
+std::string pong_frame() { return R"({"type":"pong"})"; }
 
 std::string history_end_frame(const std::string& room, int64_t before, int64_t first) {
     return json_of([&](writer_t& w) {

@@ -34,7 +34,7 @@ struct codec_limits {
 };
 
 struct request {
-    enum class kind { hello, join, send, leave, history };
+    enum class kind { hello, join, send, leave, history, ping };
     kind type = kind::hello;
     // hello: at most one of name / token (neither: a generated name)
     std::optional<std::string> name;  // trimmed, checked by name_problem
@@ -88,6 +88,9 @@ std::string error_frame(std::string_view code, std::string_view message, std::st
 // client keeps its "last seq seen" (for since) from live events only.
 std::string event_frame(const room_event& e, bool history = false);
 // Ends a history answer: `first` is the lowest seq sent (before, if none); first <= 1: the start.
+// The answer to {"type":"ping"}: lets a client that cannot see WebSocket pings (a browser) tell a
+// dead connection from a quiet one.
+std::string pong_frame();
 std::string history_end_frame(const std::string& room, int64_t before, int64_t first);
 // The original st-chat's frames: {"action": "message", "message": "<Name> joined chat."}
 std::string legacy_event_frame(const room_event& e);

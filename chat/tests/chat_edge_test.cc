@@ -11,6 +11,7 @@
 #include "../src/room_keys.h"
 #include "../src/text_rules.h"
 #include "../src/token_bucket.h"
+#include "../src/web_files.h"
 
 using namespace stchat::chat;
 
@@ -304,4 +305,24 @@ BOOST_AUTO_TEST_CASE(room_presence_follows_the_events_after_its_snapshot_and_hol
     p.failed("lobby", again);
     BOOST_TEST(!p.known("lobby"));
     BOOST_TEST(p.track("lobby") != 0u, "a failed read is asked again by the next session");
+}
+
+BOOST_AUTO_TEST_CASE(the_web_port_serves_only_named_files_of_the_web_folder) {
+    BOOST_CHECK_MESSAGE(web_file_of("/")->first == "index.html", "/ is the chat page");
+    BOOST_CHECK_MESSAGE(web_file_of("/ops")->first == "ops.html", "/ops is the operator's page");
+    BOOST_CHECK_MESSAGE(std::string(web_file_of("/app.css")->second).rfind("text/css", 0) == 0, "css typed");
+    BOOST_CHECK_MESSAGE(web_file_of("/stchat-client.js")->first == "stchat-client.js", "the client module");
+    BOOST_CHECK_MESSAGE(web_file_of("/favicon.ico")->first == "favicon.svg", "the icon browsers ask for");
+    for (const char* bad : {"/../etc/passwd", "/..", "/.html", "/a/b.js", "/a%2fb.js", "/A.js", "/x.sh",
+                            "/index.html/", "//x.js", "", "x.js", "/a.b.js"}) {
+        BOOST_CHECK_MESSAGE(!web_file_of(bad), std::string("refused: ") + bad);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_ping_frame_is_a_request_of_its_own) {
+    codec_limits limits;
+    auto d = decode_v1(R"({"type":"ping"})", limits);
+    BOOST_REQUIRE_MESSAGE(d.req, "ping decodes");
+    BOOST_CHECK_MESSAGE(d.req->type == request::kind::ping, "as a ping");
+    BOOST_CHECK_MESSAGE(pong_frame() == R"({"type":"pong"})", "answered with a pong");
 }

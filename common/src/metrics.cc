@@ -132,4 +132,25 @@ std::string registry::render() const {
     return out;
 }
 
+std::string registry::values_json() const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    std::string out = "{";
+    for (const auto& s : _series) {
+        if (!s.c && !s.g && !s.read) continue;
+        std::string key = s.name + with_labels(s.labels, "");
+        std::string escaped;
+        for (char ch : key) {
+            if (ch == '"' || ch == '\\') escaped += '\\';
+            escaped += ch;
+        }
+        if (out.size() > 1) out += ", ";
+        out += "\"" + escaped + "\": ";
+        double read = s.read ? s.read() : 0;
+        out += s.c ? std::to_string(s.c->value())
+             : s.g ? std::to_string(s.g->value())
+             : std::isfinite(read) ? number(read) : "null";  // JSON has no NaN
+    }
+    return out + "}";
+}
+
 }  // namespace stchat::metrics

@@ -47,3 +47,13 @@ BOOST_AUTO_TEST_CASE(a_histogram_renders_cumulative_buckets_sum_and_count) {
     BOOST_TEST(text.find("lat_seconds_sum 3.105\n") != std::string::npos, text);
     BOOST_TEST(text.find("lat_seconds_count 4\n") != std::string::npos, text);
 }
+
+BOOST_AUTO_TEST_CASE(values_json_lists_counters_and_gauges_with_labels_escaped) {
+    registry reg;
+    reg.make_counter("errors_total", "errors by code", R"(code="a")").add(2);
+    reg.make_gauge("sessions", "open sessions").set(-1);
+    reg.make_histogram("seconds", "not a value");
+    reg.make_gauge_fn("ratio", "read when asked", [] { return 0.0 / 0.0; });
+    std::string json = reg.values_json();
+    BOOST_TEST(json == R"({"errors_total{code=\"a\"}": 2, "sessions": -1, "ratio": null})", json);
+}

@@ -115,6 +115,8 @@ public:
             _m.batches = &m->make_counter("stchat_ingest_batches_total", "Append transactions");
             _m.append_seconds = &m->make_histogram("stchat_ingest_append_seconds", "Duration of one append transaction");
             _m.retries = &m->make_counter("stchat_ingest_append_retries_total", "Appends tried again after Postgres failed");
+            _m.pending = &m->make_gauge("stchat_ingest_consumer_pending",
+                                        "Messages the stream still holds for the consumer after the last one fetched (the consumer's lag)");
         }
     }
 
@@ -123,6 +125,7 @@ public:
                          *undecodable = nullptr, *batches = nullptr;
         metrics::histogram* append_seconds = nullptr;
         metrics::counter* retries = nullptr;
+        metrics::gauge* pending = nullptr;
     };
 
     ingest_stats run() {
@@ -186,6 +189,7 @@ public:
                     if (s != NATS_OK && s != NATS_TIMEOUT) {
                         throw nats::nats_error(s, "fetch");
                     }
+                    if (_m.pending) _m.pending->set(0);  // a fetch that waited and got nothing: caught up
                     // Idle: make sure the consumer still exists (a deleted stream takes its
                     // consumer with it, and the server then simply stops answering fetches).
                     if (++idle_fetches % 4 == 0 && !consumer_exists(js.get(), _config)) {
@@ -311,6 +315,7 @@ private:
             }
             nats::meta_ptr meta(raw_meta);
             if (meta->NumDelivered > 1 && _m.redelivered) _m.redelivered->add();
+            if (_m.pending) _m.pending->set(static_cast<int64_t>(meta->NumPending));
             events.push_back(feed_record(_config.nats, b.source, msg,
                                          {meta->Sequence.Stream, meta->Timestamp, meta->NumDelivered, false}));
         }

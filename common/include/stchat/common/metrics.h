@@ -83,6 +83,9 @@ class registry {
                        std::function<double()> read);
 
     std::string render() const;
+    // The counters and gauges as one JSON object, e.g. {"stchat_ingest_messages_ingested_total": 120,
+    // "stchat_chat_errors_total{code=\"bad_json\"}": 2}: what a heartbeat carries to /ops.
+    std::string values_json() const;
 
   private:
     struct series {
