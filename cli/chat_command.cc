@@ -9,11 +9,12 @@
 namespace stchat::cli {
 
 int cmd_chat(int argc, char** argv) {
-    args a(argc, argv, 2, {}, options_for(conn_database, {"port", "web", "max-text", "history", "allow-origin", "allow-host", "ping-interval", "idle-timeout", "hello-timeout", "rate-limit", "max-rooms", "rooms-per-minute", "token-ttl", "node-lease"}));
+    args a(argc, argv, 2, {"ops-public"}, options_for(conn_database, {"ops-public", "port", "web", "max-text", "history", "allow-origin", "allow-host", "ping-interval", "idle-timeout", "hello-timeout", "rate-limit", "max-rooms", "rooms-per-minute", "token-ttl", "node-lease"}));
     if (a.help()) {
         std::cout << "Usage: stchat chat [options]\n\n"
                      "Serves chat rooms over WebSocket (RFC 6455) and the web client on one port:\n"
-                     "HTTP GET / (web client), /healthz, /metrics (Prometheus), and WebSocket\n"
+                     "HTTP GET / (web client), /ops (operator's page), /healthz, /metrics\n"
+                     "(Prometheus), and WebSocket\n"
                      "upgrades at /. Clients that offer the subprotocol stchat.v1 speak the protocol\n"
                      "in docs/protocol.md; others get the original st-chat behaviour (room lobby,\n"
                      "{\"action\": \"message\"...}). Quiet sessions are pinged; dead ones closed.\n"
@@ -38,6 +39,9 @@ int cmd_chat(int argc, char** argv) {
                      "                     seconds, with 1001 (default 60)\n"
                      "  --hello-timeout S  close a stchat.v1 session without hello after S seconds,\n"
                      "                     with 1008 (default 10)\n"
+                     "  --ops-public       serve /ops and /ops/data (hosts, pids, health, metrics of\n"
+                     "                     every process) to any client, not only to loopback ones\n"
+                     "                     (behind a proxy that authenticates operators)\n"
                      "  --node-lease S     a chat process on this database that has not renewed its\n"
                      "                     lease for S seconds is dead: the others append the leave\n"
                      "                     events of its users (default 15; renewed every S/3)\n"
@@ -77,6 +81,7 @@ int cmd_chat(int argc, char** argv) {
     };
     c.allowed_origins = list("allow-origin");
     c.allowed_hosts = list("allow-host");
+    c.ops_public = a.flag("ops-public");
     install_shutdown_handlers();
     chat::run_chat_server(c);
     return 0;

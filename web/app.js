@@ -13,7 +13,7 @@ const ROOM_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const KEEP = 1000;          // events kept per room (older ones come back by scrolling up)
 const GROUP_MS = 5 * 60e3;  // consecutive messages of one user within this share one header
 const store = window.localStorage;
-const pingMs = Number(store.getItem("stchat.ui.ping_ms")) || 10000;  // liveness check period (tests shorten it)
+const pingMs = Number(store.getItem("stchat.ui.ping_ms")) || 5000;  // liveness check period (tests shorten it)
 
 const client = new StchatClient({
   url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`,
@@ -232,7 +232,7 @@ function updateBottom() {
 
 function select(name) {
   const before = current && rooms.get(current);
-  if (before && before.name !== name) before.markerSeq = null;
+  if (before && before.name !== name && !before.unread) before.markerSeq = null;
   current = name;
   store.setItem("stchat.ui.current", name);
   const r = rooms.get(name);
@@ -260,13 +260,19 @@ function record(r, e) {
 }
 
 // ---- events in, at most one redraw per frame ----
+// A frame when the page is shown; a timer too, as hidden tabs get no frames (their unread counts
+// and title must still move, and the queue must not grow).
 let queue = [];
 function enqueue(e) {
   queue.push(e);
-  if (queue.length === 1) requestAnimationFrame(flush);
+  if (queue.length === 1) {
+    requestAnimationFrame(flush);
+    setTimeout(flush, 250);
+  }
 }
 
 function flush() {
+  if (!queue.length) return;
   const batch = queue;
   queue = [];
   const appended = [];
@@ -283,7 +289,7 @@ function flush() {
       r.memberCount += 1;
       if (!r.members.includes(e.user)) r.members.push(e.user);
     }
-    if (e.kind === "leave" && e.seq > r.head && r.memberCount > 0) {
+    if (e.kind === "leave" && e.seq > r.head && e.uid !== me.uid && r.memberCount > 0) {
       r.here.delete(e.uid);
       r.memberCount -= 1;
       const i = r.members.indexOf(e.user);
@@ -301,8 +307,8 @@ function flush() {
     if (e.kind === "message" && !mine) {
       const seen = r.name === current && atBottom && !document.hidden;
       if (!seen) {
+        if (r.unread === 0) r.markerSeq = e.seq;  // the line goes before the first unseen one
         r.unread += 1;
-        if (r.markerSeq === null) r.markerSeq = e.seq;
         sidebar = true;
         if (r.name === current && !atBottom) pillCount += 1;
       }
@@ -352,6 +358,11 @@ async function loadOlder(r, before) {
   try {
     const from = before ?? (Number.isFinite(r.first) ? r.first : undefined);
     const { events, first } = await client.history(r.name, { before: from, limit: 50 });
+    // The page must join up with what is shown: if the join's replay (or trimming) moved the
+    // oldest shown event meanwhile and the page ends before it, it is dropped (scrolling up asks
+    // again from the right place).
+    const lastOfPage = events.length ? events[events.length - 1].seq : 0;
+    if (r.events.length && Number.isFinite(r.first) && lastOfPage + 1 < r.first) return;
     const fresh = events.filter((e) => !r.seqs.has(e.seq));
     for (const e of fresh) {
       record(r, e);
@@ -452,7 +463,7 @@ function toast(text) {
 function showBanner(state) {
   const banner = $("banner");
   if (state === "reconnecting") {
-    banner.textContent = navigator.onLine === false ? "You are offline. Messages will be sent once the network is back."
+    banner.textContent = navigator.onLine === false ? "You are offline: reconnecting once the network is back…"
       : "Connection lost: reconnecting…";
     banner.hidden = false;
   } else {
@@ -569,6 +580,8 @@ function setDrawer(open) {
   $("drawer-toggle").setAttribute("aria-expanded", String(open));
   $("scrim").hidden = !open;
   $("sidebar").inert = phone.matches && !open;
+  $("main").inert = phone.matches && open;  // the page behind the open drawer is out of reach
+  if (open && phone.matches) $("room").focus();
 }
 function closeDrawer() { if ($("sidebar").classList.contains("open")) { setDrawer(false); $("drawer-toggle").focus(); } }
 $("drawer-toggle").onclick = () => setDrawer(!$("sidebar").classList.contains("open"));

@@ -11,7 +11,7 @@ export const FEEDS = [
   { room: "feed.sport_event", title: "Sport events" },
   { room: "feed.execution", title: "Executions" },
 ];
-export const isFeed = (room) => room.startsWith("feed.");
+export const isFeed = (room) => FEEDS.some((f) => f.room === room);
 
 const COLUMNS = {
   "feed.sport_event": [["Time"], ["Sport"], ["Match"], ["Event"]],

@@ -16,6 +16,19 @@ function rate(samples, value) {
   });
 }
 
+// Per-second rate of a process's counter, timed by its heartbeats (seen_at), not by the samples:
+// both tick every 5 s out of step, so one sample may see a heartbeat again (null: no new figure).
+function procRate(samples, id, name) {
+  return samples.map((s, i) => {
+    if (i === 0) return null;
+    const a = proc(samples[i - 1], id), b = proc(s, id);
+    const va = metric(a, name), vb = metric(b, name);
+    if (va == null || vb == null) return null;
+    const dt = (Date.parse(b.seen_at) - Date.parse(a.seen_at)) / 1000;
+    return dt <= 0 || vb < va ? null : (vb - va) / dt;
+  });
+}
+
 function processes(samples, kind) {
   const ids = new Set();
   for (const s of samples) for (const p of s.processes || []) if (p.kind === kind) ids.add(p.id);
@@ -32,7 +45,7 @@ function charts(samples) {
     { title: "Log appends", series: [{ name: "events/s", values: rate(samples, (s) => s.head), unit: "/s" }] },
     { title: "Ingest rate", empty: "no ingest running",
       series: ingests.map((id) => ({ name: `${id} msgs/s`, unit: "/s",
-        values: rate(samples, (s) => metric(proc(s, id), "stchat_ingest_messages_ingested_total")) })) },
+        values: procRate(samples, id, "stchat_ingest_messages_ingested_total") })) },
     { title: "Ingest consumer lag", empty: "no ingest running",
       series: ingests.map((id) => ({ name: `${id} messages waiting in JetStream`,
         values: samples.map((s) => metric(proc(s, id), "stchat_ingest_consumer_pending") ?? null) })) },
@@ -43,7 +56,7 @@ function charts(samples) {
       series: chats.map((id) => ({ name: id, values: samples.map((s) => proc(s, id)?.info?.sessions ?? null) })) },
     { title: "Chat sends", empty: "no chat process",
       series: chats.map((id) => ({ name: `${id} messages/s`, unit: "/s",
-        values: rate(samples, (s) => metric(proc(s, id), "stchat_chat_messages_stored_total")) })) },
+        values: procRate(samples, id, "stchat_chat_messages_stored_total") })) },
     ...(outboxes.length ? [{ title: "Outbox lag", series: outboxes.map((id) => ({ name: `${id} events behind`,
         values: samples.map((s) => metric(proc(s, id), "stchat_outbox_lag_events") ?? null) })) }] : []),
     { title: "Undecodable records", series: [{ name: "kept as undecodable", values: samples.map((s) => s.undecodable) }] },

@@ -22,9 +22,11 @@
 // "sendError" (Error with code, id, room, text: a send refused for good), "error" (a frame of the
 // server's not tied to a send).
 //
-// A dead connection is noticed without waiting for TCP: every `heartbeat.interval` ms online, the
-// client sends {"type":"ping"}; no frame within `heartbeat.timeout` ms means the connection is
-// gone (state "reconnecting", then a new one). In a browser, the window's "offline" event drops
+// A dead connection is noticed without waiting for TCP: every `heartbeat.interval` ms (5 s) online,
+// the client sends {"type":"ping"}; no frame within `heartbeat.timeout` ms (3 s) means the
+// connection is gone (state "reconnecting", then a new one), and a connection without "welcome"
+// after `welcomeTimeout` (10 s) is given up. Unacknowledged sends older than `maxResendAge`
+// (6 days, below the 7 days the server remembers ids) are not resent but reported ("expired"). In a browser, the window's "offline" event drops
 // the connection at once and "online" reconnects without waiting for the backoff.
 
 const SUBPROTOCOL = "stchat.v1";
@@ -43,7 +45,8 @@ function randomId() {
 
 export class StchatClient {
   constructor({ url, WebSocket: ws = globalThis.WebSocket, name, storage, prefix = "stchat.",
-                backoff = { min: 250, max: 5000 }, heartbeat = { interval: 10000, timeout: 3000 } } = {}) {
+                backoff = { min: 250, max: 5000 }, heartbeat = { interval: 5000, timeout: 3000 },
+                welcomeTimeout = 10000, maxResendAge = 6 * 24 * 3600 * 1000 } = {}) {
     if (!url) throw new Error("StchatClient: url is required");
     if (!ws) throw new Error("StchatClient: no WebSocket implementation (pass { WebSocket })");
     this.url = url;
@@ -52,6 +55,8 @@ export class StchatClient {
     this.prefix = prefix;
     this.backoff = backoff;
     this.heartbeat = heartbeat;
+    this.welcomeTimeout = welcomeTimeout;
+    this.maxResendAge = maxResendAge;  // below the server's 7 days of remembered ids
     this.handlers = new Map();
     this.name = name || this.load("name", null);
     this.token = this.load("token", null);
@@ -117,6 +122,7 @@ export class StchatClient {
   connect() {
     this.closedByUser = false;
     const welcomed = new Promise((resolve, reject) => this.welcomeWaiters.push({ resolve, reject }));
+    clearTimeout(this.retryTimer);  // one connection at a time: no timer opens a second one
     if (!this.ws) this.open();
     return welcomed;
   }
@@ -126,21 +132,29 @@ export class StchatClient {
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
     clearTimeout(this.deadTimer);
+    clearTimeout(this.helloTimer);
     const ws = this.ws;
     this.ws = null;  // its late close event is ignored: connect() may open a new one at once
     if (ws) ws.close(1000);
+    this.settleAll("closed");
     this.setState("closed");
   }
 
   open() {
+    if (this.ws) return;
     this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
     const ws = new this.WebSocketImpl(this.url, SUBPROTOCOL);
     this.ws = ws;
+    // A connection that never gets to welcome (a dead host, a lost SYN) is given up after
+    // `welcomeTimeout`, not after the system's TCP timeout.
+    clearTimeout(this.helloTimer);
+    this.helloTimer = setTimeout(() => { if (this.ws === ws && this.state !== "online") this.drop(); }, this.welcomeTimeout);
     ws.onopen = () => {
       const hello = this.token ? { type: "hello", token: this.token } : { type: "hello", name: this.name || undefined };
       this.raw(hello);
     };
     ws.onmessage = (m) => {
+      if (this.ws !== ws) return;  // a connection given up on
       let f;
       try { f = JSON.parse(typeof m.data === "string" ? m.data : String(m.data)); } catch { return; }
       this.frame(f);
@@ -149,18 +163,29 @@ export class StchatClient {
     ws.onerror = () => {};  // onclose follows
   }
 
+  // Rejects what waits on this connection: joins and history pages.
+  settleAll(why) {
+    const err = () => Object.assign(new Error(why), { code: "disconnected" });
+    for (const list of this.joins.values()) for (const j of list) j.reject(err());
+    this.joins.clear();
+    for (const list of this.histories.values()) for (const h of list) h.reject(err());
+    this.histories.clear();
+  }
+
   lost(ws) {
     if (this.ws !== ws) return;
     this.ws = null;
     clearInterval(this.pingTimer);
     clearTimeout(this.deadTimer);
+    clearTimeout(this.helloTimer);
     this.deadTimer = null;
-    for (const list of this.joins.values()) for (const j of list) j.reject(Object.assign(new Error("disconnected"), { code: "disconnected" }));
-    this.joins.clear();
-    for (const list of this.histories.values()) for (const h of list) h.reject(Object.assign(new Error("disconnected"), { code: "disconnected" }));
-    this.histories.clear();
+    this.settleAll("disconnected");
     if (this.closedByUser) return this.setState("closed");
     this.setState("reconnecting");
+    // The backoff starts again only after a connection that lasted: a server that closes every
+    // connection right after welcome (overloaded, 1013) is not hammered.
+    if (this.welcomedAt && Date.now() - this.welcomedAt > 10000) this.attempt = 0;
+    this.welcomedAt = 0;
     this.attempt += 1;
     const cap = Math.min(this.backoff.max, this.backoff.min * 2 ** Math.min(this.attempt, 10));
     clearTimeout(this.retryTimer);
@@ -177,7 +202,8 @@ export class StchatClient {
     this.deadTimer = null;
     switch (f.type) {
       case "welcome": {
-        this.token = f.token; this.name = f.user; this.attempt = 0;
+        this.token = f.token; this.name = f.user; this.welcomedAt = Date.now();
+        clearTimeout(this.helloTimer);
         this.save("token", f.token); this.save("name", f.user);
         this.uid = f.uid;
         this.setState("online");
@@ -188,17 +214,28 @@ export class StchatClient {
         return;
       }
       case "joined": {
+        if (!(f.room in this.rooms) && !this.joins.has(f.room)) return;  // left meanwhile
         if (!(f.room in this.rooms)) { this.rooms[f.room] = 0; this.save("rooms", this.rooms); }
         for (const j of this.joins.get(f.room) || []) j.resolve(f);
         this.joins.delete(f.room);
         this.emit("joined", f);
-        // What was not acknowledged before the cut goes again, same ids: stored once.
-        for (const s of this.outbox) if (s.room === f.room) this.raw({ type: "send", room: s.room, id: s.id, text: s.text });
+        // What was not acknowledged before the cut goes again, same ids: stored once. Not after
+        // maxResendAge: the server forgets ids after 7 days (docs/protocol.md), and a resend then
+        // could be stored twice; such a send is reported failed ("expired") instead.
+        for (const s of this.outbox.slice()) {
+          if (s.room !== f.room) continue;
+          if (s.at && Date.now() - s.at > this.maxResendAge) {
+            this.failSend(s, Object.assign(new Error("not sent for too long: check the room, then send it again if it is not there"), { code: "expired" }));
+          } else {
+            this.raw({ type: "send", room: s.room, id: s.id, text: s.text });
+          }
+        }
         return;
       }
       case "event": {
         if (f.history) { const h = (this.histories.get(f.room) || [])[0]; if (h) h.events.push(f); return; }
-        const last = this.rooms[f.room] ?? 0;
+        if (!(f.room in this.rooms)) return;  // a room left: its last events may still be on the way
+        const last = this.rooms[f.room];
         if (f.seq <= last) return;  // already seen: never twice
         this.rooms[f.room] = f.seq; this.save("rooms", this.rooms);
         this.emit("event", f);
@@ -234,18 +271,21 @@ export class StchatClient {
         setTimeout(() => this.raw({ type: "send", room: send.room, id: send.id, text: send.text }), f.retry_after_ms ?? 1000);
         return;
       }
-      if (f.code === "internal") return;  // the database failed: the next reconnect or retry sends it again
-      this.outbox = this.outbox.filter((s) => s.id !== f.ref); this.save("outbox", this.outbox);
-      Object.assign(err, { id: send.id, room: send.room, text: send.text });
-      const p = this.pending.get(f.ref);
-      if (p) { this.pending.delete(f.ref); p.reject(err); }
-      this.emit("sendError", err);
-      return;
+      if (f.code === "internal") {
+        // The database failed: said again after a while, same id (stored once).
+        const ws = this.ws;
+        setTimeout(() => { if (this.ws === ws && this.outbox.includes(send)) this.raw({ type: "send", room: send.room, id: send.id, text: send.text }); }, 1000 + Math.random() * 1000);
+        return;
+      }
+      return this.failSend(send, err);
     }
-    if (f.room && f.ref === "join" && f.code === "rate_limited" && (this.joins.get(f.room) || []).length) {
-      // Said again once the server allows it (many rooms rejoined after a reconnect); the promise waits.
+    const joining = f.room && f.ref === "join" && (f.room in this.rooms || this.joins.has(f.room));
+    if (joining && (f.code === "rate_limited" || f.code === "internal")) {
+      // Said again once the server allows it (many rooms rejoined after a reconnect, a database
+      // blip); the promise, if any, waits.
       const ws = this.ws;
-      setTimeout(() => { if (this.ws === ws) this.raw(this.joinFrame(f.room)); }, f.retry_after_ms ?? 1000);
+      const wait = f.code === "rate_limited" ? (f.retry_after_ms ?? 1000) : 1000 + Math.random() * 1000;
+      setTimeout(() => { if (this.ws === ws && (f.room in this.rooms || this.joins.has(f.room))) this.raw(this.joinFrame(f.room)); }, wait);
       return;
     }
     if (f.room && (f.ref === "join" || f.ref === "history")) {
@@ -253,7 +293,13 @@ export class StchatClient {
       const list = map.get(f.room) || [];
       const w = list.shift();
       if (!list.length) map.delete(f.room);
-      if (f.ref === "join" && f.code !== "rate_limited") { delete this.rooms[f.room]; this.save("rooms", this.rooms); }
+      if (f.ref === "join") {
+        // Refused for good (forbidden, bad_room …): the room and what waited to be sent there go.
+        delete this.rooms[f.room]; this.save("rooms", this.rooms);
+        for (const s of this.outbox.filter((o) => o.room === f.room)) {
+          this.failSend(s, Object.assign(new Error(`the room refused the join: ${err.message}`), { code: f.code }));
+        }
+      }
       if (w) return w.reject(err);
     }
     if (f.code === "forbidden" && f.ref === "hello") {
@@ -264,6 +310,15 @@ export class StchatClient {
     }
     if (f.ref === "hello") for (const w of this.welcomeWaiters.splice(0)) w.reject(err);  // e.g. bad_name
     this.emit("error", err);
+  }
+
+  // A send that will not be stored: out of the outbox, its promise rejected, "sendError" emitted.
+  failSend(send, err) {
+    this.outbox = this.outbox.filter((s) => s.id !== send.id); this.save("outbox", this.outbox);
+    Object.assign(err, { id: send.id, room: send.room, text: send.text });
+    const p = this.pending.get(send.id);
+    if (p) { this.pending.delete(send.id); p.reject(err); }
+    this.emit("sendError", err);
   }
 
   joinFrame(room) {
@@ -300,7 +355,7 @@ export class StchatClient {
   send(room, text, id = randomId()) {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.outbox.push({ room, id, text }); this.save("outbox", this.outbox);
+      this.outbox.push({ room, id, text, at: Date.now() }); this.save("outbox", this.outbox);
       this.raw({ type: "send", room, id, text });  // offline: sent after the next "joined"
     });
   }
@@ -314,7 +369,11 @@ export class StchatClient {
       this.histories.get(room).push({ resolve, reject, events: [] });
       const frame = { type: "history", room, limit };
       if (before) frame.before = before;
-      if (!this.raw(frame)) reject(Object.assign(new Error("not connected"), { code: "disconnected" }));
+      if (!this.raw(frame)) {
+        this.histories.get(room).pop();
+        if (!this.histories.get(room).length) this.histories.delete(room);
+        reject(Object.assign(new Error("not connected"), { code: "disconnected" }));
+      }
     });
   }
 }

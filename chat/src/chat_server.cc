@@ -300,6 +300,11 @@ private:
             return respond(websocketpp::http::status_code::ok, "text/plain; version=0.0.4; charset=utf-8",
                            _metrics.reg.render());
         }
+        if ((path == "/ops" || path == "/ops/data") && !_config.ops_public && !from_loopback(con)) {
+            _metrics.refused["ops"]->add();
+            return respond(websocketpp::http::status_code::forbidden, text,
+                           "the operator's page is served to loopback clients only (stchat chat --ops-public)\n");
+        }
         if (path == "/ops/data") {
             if (!_ops) return respond(websocketpp::http::status_code::service_unavailable, text, "starting\n");
             return respond(websocketpp::http::status_code::ok, "application/json", _ops->samples_json());
@@ -315,6 +320,17 @@ private:
             }
         }
         respond(websocketpp::http::status_code::not_found, text, "not found\n");
+    }
+
+    // The peer is this machine (127.0.0.0/8, ::1, or ::ffff:127.x).
+    static bool from_loopback(const server_t::connection_ptr& con) {
+        asio::error_code ec;
+        auto address = con->get_raw_socket().remote_endpoint(ec).address();
+        if (ec) return false;
+        if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+            return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
+        }
+        return address.is_loopback();
     }
 
     // ---- connection lifecycle (Asio thread) ----
@@ -359,6 +375,12 @@ private:
             return close(s, websocketpp::close::status::unsupported_data, "text frames only", "binary_frame");
         }
         if (s.join_pending) {
+            // A liveness ping is answered at once, not held behind the join: its client would
+            // take the wait for a dead connection and reconnect.
+            if (!s.legacy && m->get_payload().size() < 64) {
+                decoded d = decode_v1(m->get_payload(), _limits);
+                if (d.req && d.req->type == request::kind::ping) return handle_frame(h, s, m->get_payload());
+            }
             if (s.held.size() >= k_max_held) return error(h, "rate_limited", "too many frames while joining", "");
             s.held.push_back(m->get_payload());
             return;

@@ -119,3 +119,49 @@ test("a token restores the same user on a new client, and rooms come back with s
   again.close();
   other.close();
 });
+
+test("after a reload, a send older than the server's id memory is reported expired, not sent again", async () => {
+  const storage = { m: new Map(), getItem(k) { return this.m.has(k) ? this.m.get(k) : null; }, setItem(k, v) { this.m.set(k, v); } };
+  const first = client("fred", { storage });
+  await first.connect();
+  await first.join("old-sends");
+  first.close();
+  // What a browser closed 7 days ago with two sends unacknowledged would find in its storage.
+  const week = 7 * 24 * 3600 * 1000;
+  storage.setItem("stchat.outbox", JSON.stringify([
+    { room: "old-sends", id: "old-1", text: "from last week", at: Date.now() - week },
+    { room: "old-sends", id: "new-1", text: "from a minute ago", at: Date.now() - 60000 },
+  ]));
+  const again = client(undefined, { storage });
+  const failed = [];
+  const acked = [];
+  again.on("sendError", (e) => failed.push(e));
+  again.on("ack", (a) => acked.push(a));
+  await again.connect();
+  await until(() => failed.length + acked.length === 2, "both outbox entries settled");
+  assert.deepEqual(failed.map((e) => [e.id, e.code]), [["old-1", "expired"]], "the old one reported, not sent");
+  assert.deepEqual(acked.map((a) => a.id), ["new-1"], "the recent one sent once");
+  const page = await again.history("old-sends", {});
+  assert.deepEqual(page.events.filter((e) => e.kind === "message").map((e) => e.text), ["from a minute ago"], "only it is stored");
+  assert.equal(again.unacknowledged().length, 0, "the outbox is empty");
+  again.close();
+});
+
+test("a room left stays left while its last events are still on the way", async () => {
+  const watcher = client("gwen");
+  await watcher.connect();
+  await watcher.join("leaving");
+  const talker = client("hugo");
+  await talker.connect();
+  await talker.join("leaving");
+  const sends = [];
+  for (let i = 0; i < 20; i += 1) sends.push(talker.send("leaving", `late ${i}`));
+  watcher.leave("leaving");  // events of the room are in flight to the watcher meanwhile
+  await Promise.all(sends);
+  const marker = await talker.send("leaving", "after the leave");
+  await watcher.join("elsewhere");  // a round trip after every late event
+  assert.ok(marker.seq > 0);
+  assert.equal("leaving" in watcher.joinedRooms(), false, "the room did not come back");
+  watcher.close();
+  talker.close();
+});

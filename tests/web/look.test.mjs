@@ -3,6 +3,7 @@
 // violation), and the operator's page /ops. Screenshots go to STCHAT_ARTIFACTS.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import os from "node:os";
 import { launch, user, joinRoom, say, url, artifacts, phone, laptop, assertAccessible, appendFeed, sql } from "./browser.mjs";
 
 let browser;
@@ -140,4 +141,17 @@ test("/ops charts the log, the projectors and the processes from samples of the 
   assert.equal(await page.locator("#procs tbody tr:has-text('chat')").count(), 1, "the chat process listed");
   await page.screenshot({ path: `${artifacts}/web-ops.png`, fullPage: true });
   await assertAccessible(page, "/ops");
+});
+
+test("/ops is served to loopback clients only (it names hosts and pids): another address gets 403", async () => {
+  const address = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+  assert.ok(address, "this machine has a non-loopback IPv4 address to ask from");
+  const port = new URL(url).port;
+  for (const path of ["/ops", "/ops/data"]) {
+    const res = await fetch(`http://${address}:${port}${path}`);
+    assert.equal(res.status, 403, `${path} from ${address}`);
+    assert.match(await res.text(), /--ops-public/, "says how to open it");
+  }
+  assert.equal((await fetch(`http://${address}:${port}/`)).status, 200, "the chat page itself is for everyone");
+  assert.equal((await fetch(new URL("/ops/data", url))).status, 200, "from 127.0.0.1: served");
 });

@@ -21,6 +21,7 @@ struct chat_config {
     eventstore::store_config store;
     uint16_t port = 8888;
     std::string web_root;          // folder with index.html; empty: no web client
+    bool ops_public = false;       // /ops and /ops/data for every client; false: loopback clients only
     size_t max_text = 4000;        // characters of a message's text
     size_t max_frame = 64 * 1024;  // bytes of one WebSocket frame
     int history = 50;              // events replayed on a join without "since"
