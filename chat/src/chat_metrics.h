@@ -22,6 +22,10 @@ struct chat_metrics {
     metrics::histogram& send_latency = reg.make_histogram("stchat_chat_send_latency_seconds", "From a send frame received to its ack sent");
     metrics::gauge& relay_position = reg.make_gauge("stchat_chat_relay_position", "Last log position the relay has read");
     metrics::gauge& relay_lag = reg.make_gauge("stchat_chat_relay_lag_events", "Log events committed but not yet read by the relay");
+    // Room events fanned out to this process's sessions: straight from its own writer's commits, or
+    // by the relay (other processes' events, feeds, and own events that came out of order).
+    metrics::counter& fanned_writer = reg.make_counter("stchat_chat_fanned_out_total", "Room events fanned out to sessions, by where they came from", R"(path="writer")");
+    metrics::counter& fanned_relay = reg.make_counter("stchat_chat_fanned_out_total", "Room events fanned out to sessions, by where they came from", R"(path="relay")");
     metrics::gauge& key_checks_queued = reg.make_gauge("stchat_chat_key_checks_queued", "Private room key checks waiting for the key thread");
     std::map<std::string, metrics::counter*> errors;     // by error code
     std::map<std::string, metrics::counter*> closed;     // sessions closed by the server, by reason

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <unordered_map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -682,10 +683,10 @@ private:
         if (!first) return read_replay(c, start(0));
         // The join is group-committed with the other sends, joins and leaves; its replay is read
         // with the other joins' replays.
-        _writer.send({{room, who, request, "", append_kind::join}, [this, c, start](room_ack ack, send_outcome outcome) {
+        _writer.send(own_send({room, who, request, "", append_kind::join}, [this, c, start](room_ack ack, send_outcome outcome) {
                           if (outcome != send_outcome::stored) return replay_failed(c);
                           read_replay(c, start(ack.seq));
-                      }});
+                      }));
     }
     // A replay goes page by page, each page read on the reader thread and delivered here, and
     // the next one is read only when the client has taken most of what was sent: a client that
@@ -830,14 +831,14 @@ private:
         if (p->second.empty()) _presence.erase(p);
         author who = s.who;
         std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) + ":" + std::to_string(_boot);
-        _writer.send({{room, who, request, "", append_kind::leave}, [](room_ack, send_outcome) {}});
+        _writer.send(own_send({room, who, request, "", append_kind::leave}));
     }
 
     void send_message(hdl_t h, session& s, const std::string& room, const std::string& id, const std::string& text) {
         auto& io = _server.get_io_service();
         bool legacy = s.legacy;
         auto received = steady::now();
-        _writer.send({{room, s.who, id, text}, [this, h, room, id, legacy, received, &io](room_ack ack, send_outcome outcome) {
+        _writer.send(own_send({room, s.who, id, text}, [this, h, room, id, legacy, received, &io](room_ack ack, send_outcome outcome) {
                           if (outcome == send_outcome::stored) (ack.duplicate ? _metrics.duplicates : _metrics.messages_stored).add();
                           asio::post(io, [this, h, room, id, legacy, ack, outcome, received] {
                               if (legacy || !_sessions.count(h)) return;
@@ -847,7 +848,7 @@ private:
                               if (ack.other_room) return error(h, "bad_frame", "id already used for a message in another room", id);
                               send_text(h, ack_frame(room, id, ack.seq, ack.duplicate));
                           });
-                      }});
+                      }));
     }
 
     // This node was healed while alive (its lease ran out): every user it has in a room joins
@@ -868,7 +869,7 @@ private:
         if (p == users->second.end()) return;
         std::string request = "again:" + std::to_string(++_rejoins) + ":" + std::to_string(_boot);
         auto& io = _server.get_io_service();
-        _writer.send({{room, {uid, p->second.name}, request, "", append_kind::join},
+        _writer.send(own_send({room, {uid, p->second.name}, request, "", append_kind::join},
                       [this, room, uid, attempt, &io](room_ack, send_outcome outcome) {
                           if (outcome == send_outcome::stored || attempt >= 60) return;
                           asio::post(io, [this, room, uid, attempt, &io] {
@@ -877,11 +878,16 @@ private:
                                   if (!ec) join_again(room, uid, attempt + 1);
                               });
                           });
-                      }});
+                      }));
     }
 
-    // ---- the relay's batches (log_relay.h) -> sessions ----
-    void fan_out(const room_event& e) {
+    // ---- room events -> sessions: the relay's batches (log_relay.h), and own commits ----
+    // Every event of a room is fanned out here once, in seq order: `_fanned` holds each room's last.
+    void fan_out(const room_event& e, bool from_writer = false) {
+        int64_t& last = _fanned[e.room];
+        if (e.seq <= last) return;  // fanned out already, straight from the writer
+        last = e.seq;
+        (from_writer ? _metrics.fanned_writer : _metrics.fanned_relay).add();
         _room_presence.apply(e);
         auto it = _members.find(e.room);
         if (it == _members.end()) return;
@@ -899,6 +905,30 @@ private:
             }
         }
         for (session* s : too_far) close(*s, websocketpp::close::status::try_again_later, "too slow; resume with since", "slow_reader");
+    }
+
+    // An event this process appended, once its commit is acknowledged: fanned out at once if it is
+    // the next of its room here (every earlier seq already fanned out), else left to the relay,
+    // which brings every event in log order. Saves the relay's round trip (its NOTIFY, its read)
+    // on the way from a send to the room.
+    // Example: lobby fanned out to seq 41; this process commits 42 -> out now; a commit of 44
+    //   while 43 (another process's) is not yet relayed -> waits for the relay, which brings both.
+    void deliver_own(const room_event& e) {
+        auto it = _fanned.find(e.room);
+        if (it == _fanned.end() || e.seq != it->second + 1) return;
+        fan_out(e, true);
+    }
+
+    // A send for the writer whose event, once stored, goes to deliver_own (Asio thread), then `then`
+    // (on the writer's thread, as every writer callback).
+    pending_send own_send(send_request req, std::function<void(room_ack, send_outcome)> then = {}) {
+        auto& io = _server.get_io_service();
+        return {req, [this, req, then = std::move(then), &io](room_ack ack, send_outcome outcome) {
+                    if (outcome == send_outcome::stored && !ack.duplicate && ack.position > 0) {
+                        asio::post(io, [this, e = own_event(req, ack, _node)] { deliver_own(e); });
+                    }
+                    if (then) then(ack, outcome);
+                }};
     }
 
     void deliver(session& s, room_state& st, event_frames& frames) {
@@ -989,6 +1019,11 @@ private:
                 ++it;
             }
         }
+        // Rooms nobody here is in need no fan-out position: the relay sets it again with the next
+        // event (direct delivery waits for that).
+        for (auto it = _fanned.begin(); it != _fanned.end();) {
+            it = _members.count(it->first) ? std::next(it) : _fanned.erase(it);
+        }
     }
 
     void shutdown() {
@@ -1033,6 +1068,7 @@ private:
         std::string name;  // as the user's first connection in the room gave it
     };
     std::map<std::string, std::map<std::string, presence>> _presence;  // room -> uid -> its sessions here
+    std::unordered_map<std::string, int64_t> _fanned;  // room -> last seq fanned out here (pruned: rooms without sessions)
     std::map<std::string, std::deque<steady::time_point>> _rooms_made;  // uid -> rooms it made, last minute
     uint64_t _next_session = 0;
     uint64_t _rejoins = 0;

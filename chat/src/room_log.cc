@@ -124,7 +124,7 @@ std::vector<room_ack> room_log::send_batch(const std::vector<send_request>& send
     acks.reserve(results.size());
     std::string duplicates;  // positions of the duplicates, as a Postgres array literal
     for (const auto& r : results) {
-        acks.push_back({r.stream_seq, r.duplicate, false});
+        acks.push_back({r.stream_seq, r.duplicate, false, r.position, r.recorded_at_us});
         if (r.duplicate) duplicates += (duplicates.empty() ? "" : ",") + std::to_string(r.position);
     }
     if (!duplicates.empty()) {
@@ -186,6 +186,24 @@ std::optional<room_event> room_event_of(const eventstore::recorded_event& e) {
         if (!m.HasParseError() && m.IsObject()) r.node = member(m, "node");
     }
     return r;
+}
+
+room_event own_event(const send_request& s, const room_ack& ack, const std::string& node) {
+    room_event e;
+    e.room = s.room;
+    e.seq = ack.seq;
+    e.kind = s.kind == append_kind::message ? "message" : s.kind == append_kind::join ? "join" : "leave";
+    e.user = s.from.name;
+    e.uid = s.from.uid;
+    if (s.kind == append_kind::message) {
+        e.id = s.client_id;
+        e.text = s.text;
+    } else {
+        e.node = node;
+    }
+    e.ts_us = ack.ts_us;
+    e.position = ack.position;
+    return e;
 }
 
 std::vector<room_event> room_log::read(const std::string& room, int64_t since_seq,

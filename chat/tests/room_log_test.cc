@@ -146,6 +146,35 @@ BOOST_AUTO_TEST_CASE(joins_leaves_and_messages_commit_together_in_the_order_give
     BOOST_TEST(again.at(0).seq == 3);
 }
 
+BOOST_AUTO_TEST_CASE(what_the_writer_delivers_itself_is_what_the_relay_reads_back) {
+    scratch_database db("rooms_own");
+    for (std::string node : {std::string(), std::string("chat@test:1/1")}) {
+        room_log rooms(db.store(), node);
+        std::vector<send_request> sends{{"own", alice, "j-" + node, "", append_kind::join},
+                                        {"own", alice, "m-" + node, "héllo <b>", append_kind::message},
+                                        {"own", alice, "l-" + node, "", append_kind::leave}};
+        auto acks = rooms.send_batch(sends);
+        BOOST_REQUIRE(acks.size() == 3u);
+        auto read = rooms.read("own", acks[0].seq - 1, 10);
+        BOOST_REQUIRE_MESSAGE(read.size() == 3u, "three events read back");
+        for (size_t i = 0; i < 3; ++i) {
+            room_event mine = own_event(sends[i], acks[i], node);
+            const room_event& back = read[i];
+            BOOST_TEST(mine.room == back.room);
+            BOOST_TEST(mine.seq == back.seq, "seq of " << i);
+            BOOST_TEST(mine.kind == back.kind, "kind of " << i);
+            BOOST_TEST(mine.user == back.user);
+            BOOST_TEST(mine.uid == back.uid);
+            BOOST_TEST(mine.id == back.id, "id of " << i);
+            BOOST_TEST(mine.text == back.text, "text of " << i);
+            BOOST_TEST(mine.node == back.node, "node of " << i << " with node '" << node << "'");
+            BOOST_TEST(mine.ts_us == back.ts_us, "the recorded time of " << i);
+            BOOST_TEST(mine.position == back.position, "position of " << i);
+            BOOST_TEST(mine.ts_us > 0, "a time was returned");
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(read_many_answers_each_read_with_its_room_head_and_page) {
     scratch_database db("rooms_many");
     room_log rooms(db.store());

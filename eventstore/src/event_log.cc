@@ -95,7 +95,7 @@ public:
         return guarded([&] {
             pqxx::work tx(conn());
             pqxx::result r = tx.exec_params(
-                "SELECT ord, log_position, log_stream_seq, duplicate FROM append_batch("
+                "SELECT ord, log_position, log_stream_seq, duplicate, recorded_us FROM append_batch("
                 "$1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[],"
                 " $7::text[], $8::bigint[])",
                 text_array_of(events, &new_event::source),
@@ -114,6 +114,7 @@ public:
                 res.position = row[1].as<int64_t>();
                 res.stream_seq = row[2].as<int64_t>();
                 res.duplicate = row[3].as<bool>();
+                res.recorded_at_us = row[4].is_null() ? 0 : row[4].as<int64_t>();
             }
             tx.commit();
             return out;

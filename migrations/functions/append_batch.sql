@@ -1,8 +1,10 @@
 -- append_batch: appends a batch to the log in one transaction, idempotently (see 001_event_log).
 -- Arguments are parallel arrays, one element per input (ord = index, 1-based).
--- Returns one row per input: its position and stream_seq, and whether it was already there
+-- Returns one row per input: its position and stream_seq, whether it was already there
 -- (in the inbox, below its source's retired floor, or earlier in the same batch): a duplicate is
--- a result, not an error. A duplicate of a key retired by `stchat compact` (compact_inbox.sql)
+-- a result, not an error; and the batch's recorded_at (microseconds since the epoch: one time per
+-- batch, taken once the log's lock is held, so recorded_at never goes back as positions go up),
+-- which lets a writer show what it appended without reading it back. A duplicate of a key retired by `stchat compact` (compact_inbox.sql)
 -- reports position 0 and stream_seq 0: the log no longer says where the original is.
 -- Appends NOTIFY channel 'stchat_log' with the new head position, delivered at commit.
 --
@@ -17,6 +19,8 @@
 -- by unnest, with no join and no look-up of the inbox beyond its primary key's own check. If a
 -- key is known or repeated, that check raises unique_violation, the block's subtransaction rolls
 -- back both INSERTs, and the general path sorts it out row by row.
+-- The result's columns changed (recorded_us): dropped first, recreated in the same transaction.
+DROP FUNCTION IF EXISTS append_batch(text[], text[], text[], text[], bytea[], text[], text[], bigint[]);
 CREATE OR REPLACE FUNCTION append_batch(
     sources      text[],
     message_ids  text[],
@@ -26,13 +30,16 @@ CREATE OR REPLACE FUNCTION append_batch(
     datas        text[],    -- JSON objects. text[], not jsonb[]: Postgres 15 parses a jsonb[]
     metadatas    text[],    -- literal about 3x slower than text elements cast one by one
     source_times_us bigint[]   -- microseconds since the Unix epoch, NULL when unknown
-) RETURNS TABLE (ord int, log_position bigint, log_stream_seq bigint, duplicate boolean)
+) RETURNS TABLE (ord int, log_position bigint, log_stream_seq bigint, duplicate boolean,
+                recorded_us bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     n int := coalesce(array_length(sources, 1), 0);
     head bigint;
     seqs bigint[];
     retired boolean;
+    stamp timestamptz;
+    stamp_us bigint;
 BEGIN
     IF coalesce(array_length(message_ids, 1), 0) <> n OR coalesce(array_length(streams, 1), 0) <> n
        OR coalesce(array_length(types, 1), 0) <> n OR coalesce(array_length(payloads, 1), 0) <> n
@@ -48,6 +55,8 @@ BEGIN
 
     -- Held until commit: see 001_event_log. 7311 is st-chat's lock key for the log.
     PERFORM pg_advisory_xact_lock(7311);
+    stamp := clock_timestamp();
+    stamp_us := (extract(epoch FROM stamp) * 1000000)::bigint;
     -- A new statement, so a new snapshot that sees every append committed before the lock.
     SELECT coalesce(max(l.position), 0) INTO head FROM event_log l;
 
@@ -78,12 +87,12 @@ BEGIN
             SELECT k.source, k.message_id, head + k.ord
             FROM unnest(sources, message_ids) WITH ORDINALITY AS k(source, message_id, ord);
             INSERT INTO event_log (position, stream, stream_seq, type, payload, data, metadata,
-                                   source_time)
+                                   source_time, recorded_at)
             SELECT head + u.ord, u.stream, u.seq, u.type, u.payload, u.data::jsonb, u.metadata::jsonb,
-                   timestamptz 'epoch' + u.source_time_us * interval '1 microsecond'
+                   timestamptz 'epoch' + u.source_time_us * interval '1 microsecond', stamp
             FROM unnest(streams, seqs, types, payloads, datas, metadatas, source_times_us)
                  WITH ORDINALITY AS u(stream, seq, type, payload, data, metadata, source_time_us, ord);
-            RETURN QUERY SELECT u.ord::int, head + u.ord, u.seq, false
+            RETURN QUERY SELECT u.ord::int, head + u.ord, u.seq, false, stamp_us
                          FROM unnest(seqs) WITH ORDINALITY AS u(seq, ord);
             PERFORM pg_notify('stchat_log', (head + n)::text);
             RETURN;
@@ -130,10 +139,10 @@ BEGIN
         FROM fresh f JOIN stream_heads h ON h.stream = f.stream
     ), appended AS (
         INSERT INTO event_log (position, stream, stream_seq, type, payload, data, metadata,
-                               source_time)
+                               source_time, recorded_at)
         SELECT nb.new_position, i.stream, nb.new_seq, i.type, i.payload, i.data::jsonb,
                i.metadata::jsonb,
-               timestamptz 'epoch' + i.source_time_us * interval '1 microsecond'
+               timestamptz 'epoch' + i.source_time_us * interval '1 microsecond', stamp
         FROM numbered nb JOIN input i ON i.ord = nb.ord
         RETURNING 1
     ), inboxed AS (
@@ -148,7 +157,8 @@ BEGIN
                 ELSE coalesce((SELECT l.stream_seq FROM event_log l
                                WHERE l.position = k.known_position), 0)
            END,
-           NOT (k.known_position IS NULL AND k.ord = k.first_ord)
+           NOT (k.known_position IS NULL AND k.ord = k.first_ord),
+           stamp_us
     FROM keyed k
     LEFT JOIN numbered nb ON nb.ord = k.first_ord
     ORDER BY k.ord;

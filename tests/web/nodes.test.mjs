@@ -115,4 +115,13 @@ test("1,000 clients through HAProxy, a node killed mid-run: all back within 5 s,
   }
   // The two nodes left are still healthy behind HAProxy.
   assert.ok(await healthy(nodes[1].port) && await healthy(nodes[2].port), "the other nodes are healthy");
+  // Both ways into a room were taken on each node (its own commits straight from its writer, the
+  // others' through its relay), and the checks above saw every message once and in order.
+  for (const n of [nodes[1], nodes[2]]) {
+    const text = await (await fetch(`http://127.0.0.1:${n.port}/metrics`)).text();
+    const count = (path) => Number(text.match(new RegExp(`stchat_chat_fanned_out_total\\{path="${path}"\\} (\\d+)`))?.[1] ?? 0);
+    assert.ok(count("writer") > 0, `node ${n.port} fanned out its own commits straight from its writer (${count("writer")})`);
+    assert.ok(count("relay") > 0, `node ${n.port} fanned out other nodes' events from its relay (${count("relay")})`);
+    t.diagnostic(`node ${n.port}: ${count("writer")} events from its writer, ${count("relay")} from its relay`);
+  }
 });

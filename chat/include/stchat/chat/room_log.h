@@ -68,6 +68,15 @@ struct send_request {
     append_kind kind = append_kind::message;
 };
 
+struct room_ack;
+
+// The room event a committed send is, as room_event_of would read it back from the log (`node`:
+// the appending process's, as given to room_log), so the writer can deliver it at once.
+// Example: own_event({"lobby", {"u1", "ann"}, "m-1", "hi"}, {seq 7, …, position 90, ts_us T}, "")
+//   -> {room "lobby", seq 7, kind "message", user "ann", uid "u1", id "m-1", text "hi",
+//       ts_us T, position 90}
+room_event own_event(const send_request& s, const room_ack& ack, const std::string& node);
+
 // A replay's read: the events of `room` after `after_seq`, or with from_head the last
 // `after_seq` events (0: none, only the head).
 struct room_read {
@@ -116,6 +125,8 @@ struct room_ack {
     int64_t seq = 0;
     bool duplicate = false;
     bool other_room = false;  // a duplicate whose id this user already used in another room
+    int64_t position = 0;     // new events: where in the log, and when recorded (what the relay
+    int64_t ts_us = 0;        // would read back), so the writer can deliver them itself
 };
 
 class room_log {

@@ -40,6 +40,7 @@ struct append_result {
     int64_t position = 0;
     int64_t stream_seq = 0;
     bool duplicate = false;
+    int64_t recorded_at_us = 0;  // the batch's recorded_at (new events), microseconds since the epoch
 };
 
 struct recorded_event {
