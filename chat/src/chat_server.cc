@@ -18,6 +18,7 @@
 
 #include <fstream>
 #include <functional>
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 #include <set>
@@ -121,7 +122,9 @@ public:
           _limits{config.max_text},
           _tokens(secret_of(config.store), config.token_ttl_s),
           _origins(config.allowed_origins, config.allowed_hosts),
-          _writer(config.store, [this](size_t) { _metrics.send_batches.add(); }, _node,
+          _writer(config.store, [this](const std::vector<send_request>& sends, const std::vector<room_ack>& acks) {
+                      committed(sends, acks);
+                  }, _node,
                   {&_health, &_metrics.db_retries, "postgres writes", "a chat append"}),
           _reader(config.store, {}, "", {&_health, &_metrics.db_retries, "postgres reads", "a replay read"}) {
         _server.clear_access_channels(websocketpp::log::alevel::all);
@@ -197,7 +200,7 @@ public:
                          [this](std::vector<room_event> batch, std::function<void()> done) {
                              auto& io = _server.get_io_service();
                              asio::post(io, [this, &io, batch = std::move(batch), done = std::move(done)] {
-                                 for (const auto& e : batch) fan_out(e);
+                                 fan_out_relayed(batch);
                                  asio::post(io, done);
                              });
                          }});
@@ -683,10 +686,10 @@ private:
         if (!first) return read_replay(c, start(0));
         // The join is group-committed with the other sends, joins and leaves; its replay is read
         // with the other joins' replays.
-        _writer.send(own_send({room, who, request, "", append_kind::join}, [this, c, start](room_ack ack, send_outcome outcome) {
+        _writer.send({{room, who, request, "", append_kind::join}, [this, c, start](room_ack ack, send_outcome outcome) {
                           if (outcome != send_outcome::stored) return replay_failed(c);
                           read_replay(c, start(ack.seq));
-                      }));
+                      }});
     }
     // A replay goes page by page, each page read on the reader thread and delivered here, and
     // the next one is read only when the client has taken most of what was sent: a client that
@@ -831,14 +834,14 @@ private:
         if (p->second.empty()) _presence.erase(p);
         author who = s.who;
         std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) + ":" + std::to_string(_boot);
-        _writer.send(own_send({room, who, request, "", append_kind::leave}));
+        _writer.send({{room, who, request, "", append_kind::leave}, [](room_ack, send_outcome) {}});
     }
 
     void send_message(hdl_t h, session& s, const std::string& room, const std::string& id, const std::string& text) {
         auto& io = _server.get_io_service();
         bool legacy = s.legacy;
         auto received = steady::now();
-        _writer.send(own_send({room, s.who, id, text}, [this, h, room, id, legacy, received, &io](room_ack ack, send_outcome outcome) {
+        _writer.send({{room, s.who, id, text}, [this, h, room, id, legacy, received, &io](room_ack ack, send_outcome outcome) {
                           if (outcome == send_outcome::stored) (ack.duplicate ? _metrics.duplicates : _metrics.messages_stored).add();
                           asio::post(io, [this, h, room, id, legacy, ack, outcome, received] {
                               if (legacy || !_sessions.count(h)) return;
@@ -848,7 +851,7 @@ private:
                               if (ack.other_room) return error(h, "bad_frame", "id already used for a message in another room", id);
                               send_text(h, ack_frame(room, id, ack.seq, ack.duplicate));
                           });
-                      }));
+                      }});
     }
 
     // This node was healed while alive (its lease ran out): every user it has in a room joins
@@ -869,7 +872,7 @@ private:
         if (p == users->second.end()) return;
         std::string request = "again:" + std::to_string(++_rejoins) + ":" + std::to_string(_boot);
         auto& io = _server.get_io_service();
-        _writer.send(own_send({room, {uid, p->second.name}, request, "", append_kind::join},
+        _writer.send({{room, {uid, p->second.name}, request, "", append_kind::join},
                       [this, room, uid, attempt, &io](room_ack, send_outcome outcome) {
                           if (outcome == send_outcome::stored || attempt >= 60) return;
                           asio::post(io, [this, room, uid, attempt, &io] {
@@ -878,57 +881,120 @@ private:
                                   if (!ec) join_again(room, uid, attempt + 1);
                               });
                           });
-                      }));
+                      }});
     }
 
     // ---- room events -> sessions: the relay's batches (log_relay.h), and own commits ----
     // Every event of a room is fanned out here once, in seq order: `_fanned` holds each room's last.
-    void fan_out(const room_event& e, bool from_writer = false) {
-        int64_t& last = _fanned[e.room];
-        if (e.seq <= last) return;  // fanned out already, straight from the writer
-        last = e.seq;
-        (from_writer ? _metrics.fanned_writer : _metrics.fanned_relay).add();
-        _room_presence.apply(e);
-        auto it = _members.find(e.room);
-        if (it == _members.end()) return;
-        event_frames frames{e, nullptr, nullptr};
+    // The relay's batch: what was not fanned out yet (own events may have gone out already).
+    void fan_out_relayed(const std::vector<room_event>& batch) {
+        std::vector<const room_event*> fresh;
+        fresh.reserve(batch.size());
+        for (const auto& e : batch) {
+            int64_t& last = _fanned[e.room];
+            if (e.seq <= last) continue;  // fanned out already, straight from the writer
+            last = e.seq;
+            fresh.push_back(&e);
+        }
+        _metrics.fanned_relay.add(fresh.size());
+        fan_out(fresh);
+    }
+
+    // Events this process appended, once their commit is acknowledged: each fanned out at once if
+    // it is the next of its room here (every earlier seq already fanned out), else left to the
+    // relay, which brings every event in log order. Saves the relay's round trip (its NOTIFY, its
+    // read) on the way from a send to the room.
+    // Example: lobby fanned out to seq 41; this process commits 42 -> out now; a commit of 44
+    //   while 43 (another process's) is not yet relayed -> waits for the relay, which brings both.
+    void deliver_own(const std::vector<room_event>& own) {
+        std::vector<const room_event*> next;
+        next.reserve(own.size());
+        for (const auto& e : own) {
+            auto it = _fanned.find(e.room);
+            if (it == _fanned.end() || e.seq != it->second + 1) continue;
+            it->second = e.seq;
+            next.push_back(&e);
+        }
+        _metrics.fanned_writer.add(next.size());
+        fan_out(next);
+    }
+
+    // Room events (in log order, each new here) -> the sessions in their rooms. A live session
+    // gets a room's events of one batch as one message of several frames when it has seen none of
+    // them (the usual case), built once per room and shared; else event by event, each only if
+    // above the session's last seq. Sessions still replaying keep them in `pending`.
+    void fan_out(const std::vector<const room_event*>& events) {
+        if (events.empty()) return;
+        for (const room_event* e : events) _room_presence.apply(*e);
+        // Each room's events, in order (a batch interleaves rooms).
+        std::vector<std::pair<const std::string*, std::vector<const room_event*>>> rooms;
+        for (const room_event* e : events) {
+            auto r = std::find_if(rooms.begin(), rooms.end(), [&](const auto& x) { return *x.first == e->room; });
+            if (r == rooms.end()) {
+                rooms.push_back({&e->room, {}});
+                r = rooms.end() - 1;
+            }
+            r->second.push_back(e);
+        }
         std::vector<session*> too_far;
-        // Nothing below changes _members: sessions come and go in handlers that run later.
-        for (auto& entry : it->second) {
-            member& m = entry.second;
-            if (!m.state->replaying) {
-                deliver(*m.sess, *m.state, frames);
-            } else if (m.state->pending.size() < k_max_pending) {
-                m.state->pending.push_back(e);
-            } else {
-                too_far.push_back(m.sess);  // its replay cannot keep up with the room: resume later
+        for (const auto& [room, list] : rooms) {
+            auto it = _members.find(*room);
+            if (it == _members.end()) continue;
+            std::vector<event_frames> frames;
+            frames.reserve(list.size());
+            for (const room_event* e : list) frames.push_back({*e, nullptr, nullptr});
+            server_t::message_ptr together;  // every v1 frame of `list`, one message
+            // Nothing below changes _members: sessions come and go in handlers that run later.
+            for (auto& entry : it->second) {
+                member& m = entry.second;
+                session& s = *m.sess;
+                room_state& st = *m.state;
+                if (st.replaying) {
+                    for (const room_event* e : list) {
+                        if (st.pending.size() >= k_max_pending) {
+                            too_far.push_back(m.sess);  // its replay cannot keep up with the room: resume later
+                            break;
+                        }
+                        st.pending.push_back(*e);
+                    }
+                } else if (list.size() > 1 && !s.legacy && st.last_seq < list.front()->seq) {
+                    if (!together) together = together_frames(frames);
+                    st.last_seq = list.back()->seq;
+                    send_prepared(s, together, list.size());
+                } else {
+                    for (auto& f : frames) deliver(s, st, f);
+                }
             }
         }
         for (session* s : too_far) close(*s, websocketpp::close::status::try_again_later, "too slow; resume with since", "slow_reader");
     }
 
-    // An event this process appended, once its commit is acknowledged: fanned out at once if it is
-    // the next of its room here (every earlier seq already fanned out), else left to the relay,
-    // which brings every event in log order. Saves the relay's round trip (its NOTIFY, its read)
-    // on the way from a send to the room.
-    // Example: lobby fanned out to seq 41; this process commits 42 -> out now; a commit of 44
-    //   while 43 (another process's) is not yet relayed -> waits for the relay, which brings both.
-    void deliver_own(const room_event& e) {
-        auto it = _fanned.find(e.room);
-        if (it == _fanned.end() || e.seq != it->second + 1) return;
-        fan_out(e, true);
+    // The v1 frames of several events as one prepared message: one write to the socket.
+    static server_t::message_ptr together_frames(std::vector<event_frames>& frames) {
+        std::string bytes;
+        for (auto& f : frames) {
+            if (!f.v1) f.v1 = prepared_text(event_frame(f.event));
+            bytes += f.v1->get_header();
+            bytes += f.v1->get_payload();
+        }
+        auto msg = std::make_shared<frame_t>(frame_t::con_msg_man_ptr(), websocketpp::frame::opcode::text, 0);
+        msg->set_header("");
+        msg->set_payload(bytes);  // complete frames, header and payload, counted by get_buffered_amount()
+        msg->set_prepared(true);
+        return msg;
     }
 
-    // A send for the writer whose event, once stored, goes to deliver_own (Asio thread), then `then`
-    // (on the writer's thread, as every writer callback).
-    pending_send own_send(send_request req, std::function<void(room_ack, send_outcome)> then = {}) {
-        auto& io = _server.get_io_service();
-        return {req, [this, req, then = std::move(then), &io](room_ack ack, send_outcome outcome) {
-                    if (outcome == send_outcome::stored && !ack.duplicate && ack.position > 0) {
-                        asio::post(io, [this, e = own_event(req, ack, _node)] { deliver_own(e); });
-                    }
-                    if (then) then(ack, outcome);
-                }};
+    // A group commit of the writer (its thread): its new events go to deliver_own in one hand-over
+    // to the Asio thread, before the acks (the sends' own callbacks post after this).
+    void committed(const std::vector<send_request>& sends, const std::vector<room_ack>& acks) {
+        _metrics.send_batches.add();
+        std::vector<room_event> own;
+        own.reserve(sends.size());
+        for (size_t i = 0; i < sends.size() && i < acks.size(); ++i) {
+            if (!acks[i].duplicate && acks[i].position > 0) own.push_back(own_event(sends[i], acks[i], _node));
+        }
+        if (own.empty()) return;
+        asio::post(_server.get_io_service(), [this, own = std::move(own)] { deliver_own(own); });
     }
 
     void deliver(session& s, room_state& st, event_frames& frames) {
@@ -968,9 +1034,9 @@ private:
         }
     }
 
-    void send_prepared(session& s, const server_t::message_ptr& frame) {
+    void send_prepared(session& s, const server_t::message_ptr& frame, size_t frames = 1) {
         if (auto con = writable(s.con)) {
-            if (!con->send(frame)) _metrics.frames_sent.add();
+            if (!con->send(frame)) _metrics.frames_sent.add(frames);
         }
     }
 

@@ -19,7 +19,7 @@ struct stopping : std::runtime_error {
 
 }  // namespace
 
-db_worker::db_worker(const eventstore::store_config& store, std::function<void(size_t)> on_batch, std::string node,
+db_worker::db_worker(const eventstore::store_config& store, batch_hook on_batch, std::string node,
                      db_worker_health health)
     : _store(store),
       _on_batch(std::move(on_batch)),
@@ -184,7 +184,7 @@ void db_worker::commit_range(room_log& rooms, std::vector<pending_send>& sends, 
     send_outcome outcome = send_outcome::failed;
     try {
         auto acks = with_retry([&] { return rooms.send_batch(batch); });
-        if (_on_batch) _on_batch(batch.size());
+        if (_on_batch) _on_batch(batch, acks);
         for (size_t i = from; i < to; ++i) sends[i].done(acks[i - from], send_outcome::stored);
         return;
     } catch (const eventstore::store_error& e) {

@@ -60,9 +60,11 @@ struct db_worker_health {
 
 class db_worker {
 public:
-    // on_batch: called with the size of each group commit that succeeded.
+    // on_batch: called with each group commit that succeeded, its sends and their acks, once and
+    // before the sends' own callbacks (on the worker's thread).
     // node: see room_log's constructor.
-    explicit db_worker(const eventstore::store_config& store, std::function<void(size_t)> on_batch = {},
+    using batch_hook = std::function<void(const std::vector<send_request>&, const std::vector<room_ack>&)>;
+    explicit db_worker(const eventstore::store_config& store, batch_hook on_batch = {},
                        std::string node = "", db_worker_health health = {});
     ~db_worker();  // stop()
     db_worker(const db_worker&) = delete;
@@ -89,7 +91,7 @@ private:
     void commit_range(room_log& rooms, std::vector<pending_send>& sends, size_t from, size_t to);
 
     eventstore::store_config _store;
-    std::function<void(size_t)> _on_batch;
+    batch_hook _on_batch;
     std::string _node;
     eventstore::retry_policy _retry;  // the worker's thread only
     std::mutex _mutex;

@@ -77,8 +77,11 @@ test(`a reconnect storm of ${CLIENTS} users after a SIGKILL: all resumed, every 
   restartedAt = await startServer();
   await Promise.all(sendAll);
   await until(() => clients.every((c) => c.resumedAt !== null), "every client resumed", 120000);
-  const slowest = Math.max(...clients.map((c) => c.resumedAt - restartedAt));
-  t.diagnostic(`${CLIENTS} clients in ${ROOMS} rooms resumed within ${slowest} ms of the restart`);
+  const times = clients.map((c) => c.resumedAt - restartedAt).sort((a, b) => a - b);
+  const slowest = times[times.length - 1];
+  const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+  t.diagnostic(`${CLIENTS} clients in ${ROOMS} rooms resumed within ${slowest} ms of the restart ` +
+               `(half by ${at(0.5)} ms, 90% by ${at(0.9)} ms, 99% by ${at(0.99)} ms)`);
   if (CLIENTS <= 1000) assert.ok(slowest <= 5000, `every client resumed within 5 s of the restart (slowest: ${slowest} ms)`);
 
   assert.equal(acks.length, SENDERS * SENDS_EACH, "every send acknowledged");
