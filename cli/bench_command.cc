@@ -53,7 +53,7 @@ int cmd_bench_ingest(int argc, char** argv) {
 }
 
 int cmd_bench_chat(int argc, char** argv) {
-    args a(argc, argv, 3, {}, options_for(conn_database, {"users", "rooms", "rate", "seconds", "runs", "idle", "idle-rooms", "saturation-seconds"}));
+    args a(argc, argv, 3, {"no-resume"}, options_for(conn_database, {"users", "rooms", "rate", "seconds", "runs", "idle", "idle-rooms", "saturation-seconds", "no-resume"}));
     a.expect_positional(0, 0);
     if (a.help()) {
         std::cout << "Usage: stchat bench chat [options]\n\n"
@@ -62,7 +62,9 @@ int cmd_bench_chat(int argc, char** argv) {
                      "connects U users in R rooms to each, and sends S messages/s in all for T seconds,\n"
                      "alternating the two servers; every room member receives every message. Then\n"
                      "the join storm: N connections do hello + join at once, to each server (J: the\n"
-                     "chat's joins/s), and the chat server's memory (RSS) with them open.\n"
+                     "chat's joins/s), and the chat server's memory (RSS) with them open. Then the\n"
+                     "resume storm: the chat process killed (SIGKILL) and restarted, and all N back\n"
+                     "with their token and since (printed as `resume: N users back ... in R s`).\n"
                      "Reports delivered frames/s and send->receive latency; medians of the runs.\n"
                      "Saturation (S, P): each server's rate stepped from S/4 to 5S; the highest offered\n"
                      "frames/s at which >= 99% arrives with p99 < 50 ms.\n"
@@ -78,6 +80,8 @@ int cmd_bench_chat(int argc, char** argv) {
                      "  --idle N           idle connections for the memory figure, 0 to skip (default 10000)\n"
                      "  --idle-rooms N     rooms the idle connections join (default 100)\n"
                      "  --saturation-seconds T  sending time per saturation step, 0 to skip (default 3)\n"
+                     "  --no-resume        skip the resume storm (the chat process killed with SIGKILL\n"
+                     "                     and restarted; the idle connections back with token + since)\n"
                      "\nExamples:\n  stchat bench chat\n"
                      "  stchat bench chat --users 100 --rooms 10 --rate 500 --idle 0\n";
         return a.help() ? 0 : 2;
@@ -93,6 +97,7 @@ int cmd_bench_chat(int argc, char** argv) {
     c.idle = static_cast<int>(a.integer("idle", c.idle, 0, 1000000));
     c.idle_rooms = static_cast<int>(a.integer("idle-rooms", c.idle_rooms, 1, 1000000));
     c.saturation_seconds = a.number("saturation-seconds", c.saturation_seconds, 0);
+    c.resume = !a.flag("no-resume");
     if (c.rooms > c.users) throw usage_error("--rooms cannot exceed --users");
     install_shutdown_handlers();
     bench::run_chat_bench(c);

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "stchat/common/limits.h"
@@ -79,9 +80,18 @@ public:
         }
     }
     ~server_process() { stop(); }
-    void stop() {
+    server_process(const server_process&) = delete;
+    server_process& operator=(const server_process&) = delete;
+    server_process& operator=(server_process&& other) noexcept {
+        if (this != &other) {
+            stop();
+            _pid = std::exchange(other._pid, -1);
+        }
+        return *this;
+    }
+    void stop(int signal = SIGTERM) {
         if (_pid <= 0) return;
-        ::kill(_pid, SIGTERM);
+        ::kill(_pid, signal);
         ::waitpid(_pid, nullptr, 0);
         _pid = -1;
     }
@@ -136,7 +146,10 @@ public:
         });
         _client.set_open_handler([this](hdl_t h) {
             websocketpp::lib::error_code ec;
-            _client.send(h, R"({"type":"hello","name":"bench"})", websocketpp::frame::opcode::text, ec);
+            const std::string& token = _state[h].token;
+            _client.send(h, token.empty() ? R"({"type":"hello","name":"bench"})"
+                                          : R"({"type":"hello","token":")" + token + R"("})",
+                         websocketpp::frame::opcode::text, ec);
         });
         _client.set_fail_handler([this](hdl_t) { ++_failed; });
         _client.set_close_handler([this](hdl_t) { ++_closed; });
@@ -151,8 +164,34 @@ public:
         _thread.join();
     }
 
+    // What a connection needs to resume: its room, its token, the last seq it saw there.
+    struct resume_state {
+        std::string room, token;
+        int64_t last_seq = 0;
+    };
+
     // Opens `count` connections into rooms first_room + (i % rooms); returns once all joined.
     std::vector<hdl_t> connect(const std::string& url, int count, int rooms, const std::string& room_prefix) {
+        std::vector<resume_state> fresh(static_cast<size_t>(count));
+        for (int i = 0; i < count; ++i) fresh[static_cast<size_t>(i)].room = room_prefix + std::to_string(i % rooms);
+        return open(url, fresh);
+    }
+
+    // The states of `handles` (I/O thread's, copied there), e.g. to resume them after a restart.
+    std::vector<resume_state> states_of(const std::vector<hdl_t>& handles) {
+        std::promise<std::vector<resume_state>> got;
+        asio::post(_client.get_io_service(), [&] {
+            std::vector<resume_state> out;
+            for (const auto& h : handles) out.push_back(_state[h]);
+            got.set_value(std::move(out));
+        });
+        return got.get_future().get();
+    }
+
+    // Opens a connection per state: hello (with its token, if any), join (with since = its last
+    // seq, if it has a token); returns once all joined.
+    std::vector<hdl_t> open(const std::string& url, const std::vector<resume_state>& states) {
+        int count = static_cast<int>(states.size());
         std::vector<hdl_t> out;
         int target = _joined + count;
         for (int i = 0; i < count; ++i) {
@@ -161,7 +200,7 @@ public:
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
             }
             std::promise<hdl_t> made;
-            std::string room = room_prefix + std::to_string(i % rooms);
+            const resume_state& st = states[static_cast<size_t>(i)];
             asio::post(_client.get_io_service(), [&] {
                 websocketpp::lib::error_code ec;
                 auto con = _client.get_connection(url, ec);
@@ -170,7 +209,7 @@ public:
                     return;
                 }
                 con->add_subprotocol("stchat.v1");
-                _room_of[con->get_handle()] = room;
+                _state[con->get_handle()] = st;
                 _client.connect(con);
                 made.set_value(con->get_handle());
             });
@@ -214,6 +253,11 @@ public:
 private:
     void on_frame(hdl_t h, const std::string& f) {
         if (f.compare(0, 15, R"({"type":"event")") == 0) {
+            if (auto at = f.find(R"("seq":)"); at != std::string::npos) {
+                int64_t seq = std::strtoll(f.c_str() + at + 6, nullptr, 10);
+                auto& st = _state[h];
+                if (seq > st.last_seq) st.last_seq = seq;
+            }
             if (f.find(R"("kind":"message")") == std::string::npos) return;
             auto at = f.find(R"("text":"t)");
             if (at == std::string::npos) return;
@@ -225,9 +269,16 @@ private:
             _last_ns = now;
             ++_delivered;
         } else if (f.compare(0, 17, R"({"type":"welcome")") == 0) {
-            std::string room = _room_of[h];
+            auto& st = _state[h];
+            bool resuming = !st.token.empty();
+            if (auto at = f.find(R"("token":")"); at != std::string::npos) {
+                auto end = f.find('"', at + 9);
+                if (end != std::string::npos) st.token = f.substr(at + 9, end - at - 9);
+            }
             websocketpp::lib::error_code ec;
-            _client.send(h, R"({"type":"join","room":")" + room + R"("})", websocketpp::frame::opcode::text, ec);
+            _client.send(h, R"({"type":"join","room":")" + st.room + R"(")" +
+                                (resuming ? R"(,"since":)" + std::to_string(st.last_seq) : std::string()) + "}",
+                         websocketpp::frame::opcode::text, ec);
         } else if (f.compare(0, 16, R"({"type":"joined")") == 0) {
             ++_joined;
         } else if (f.compare(0, 15, R"({"type":"error")") == 0) {
@@ -238,7 +289,7 @@ private:
     client_t _client;
     std::thread _thread;
     std::mutex _mutex;
-    std::map<hdl_t, std::string, std::owner_less<hdl_t>> _room_of;  // I/O thread only
+    std::map<hdl_t, resume_state, std::owner_less<hdl_t>> _state;  // I/O thread only
     std::vector<int64_t> _latencies_ns;
     bool _recording = false;
     std::atomic<int64_t> _delivered{0}, _last_ns{0};
@@ -308,8 +359,9 @@ chat_bench_result run_chat_bench(const chat_bench_config& c) {
     eventstore::migrate(store);
 
     int chat_port = free_port(), plain_port = free_port();
-    server_process chat({"chat", "--database", store.database, "--port", std::to_string(chat_port),
-                         "--rate-limit", "1000", "--log-level", "warn"});
+    std::vector<std::string> chat_args{"chat", "--database", store.database, "--port", std::to_string(chat_port),
+                                       "--rate-limit", "1000", "--log-level", "warn"};
+    server_process chat(chat_args);
     server_process plain({"bench", "broadcast-server", "--port", std::to_string(plain_port)});
     wait_healthy(chat_port, "stchat chat");
     wait_healthy(plain_port, "broadcast server");
@@ -372,10 +424,12 @@ chat_bench_result run_chat_bench(const chat_bench_config& c) {
     }
     // The join storm: the idle connections all at once, to the plain server (the floor: the
     // same handshakes, hellos and joins, nothing stored, no join events), then to chat.
+    std::unique_ptr<load_client> idle_client;
+    std::vector<hdl_t> idle_handles;
     auto storm = [&](int port) {
-        load_client idle_client;
+        idle_client = std::make_unique<load_client>();
         auto t0 = clock_t_::now();
-        idle_client.connect("ws://127.0.0.1:" + std::to_string(port) + "/", c.idle, c.idle_rooms, "idle-");
+        idle_handles = idle_client->connect("ws://127.0.0.1:" + std::to_string(port) + "/", c.idle, c.idle_rooms, "idle-");
         return std::chrono::duration<double>(clock_t_::now() - t0).count();
     };
     if (c.idle > 0 && !stop_requested()) {
@@ -395,7 +449,24 @@ chat_bench_result run_chat_bench(const chat_bench_config& c) {
                     "(%.0f MiB before, %.1f KiB per connection)\n",
                     c.idle, c.idle_rooms, secs, res.chat_joins_per_second, res.idle_rss_mib, before,
                     (res.idle_rss_mib - before) * 1024.0 / c.idle);
+        std::fflush(stdout);
     }
+    // The resume storm: the chat process killed with SIGKILL and started again on its port; every
+    // idle connection comes back at once with its token and `since` (its room's last seq it saw),
+    // timed from the restarted process accepting connections to the last `joined`.
+    if (c.idle > 0 && c.resume && !stop_requested()) {
+        auto states = idle_client->states_of(idle_handles);
+        chat.stop(SIGKILL);
+        chat = server_process(chat_args);
+        wait_healthy(chat_port, "stchat chat (restarted)");
+        auto t0 = clock_t_::now();
+        idle_client->open("ws://127.0.0.1:" + std::to_string(chat_port) + "/", states);
+        res.resume_seconds = std::chrono::duration<double>(clock_t_::now() - t0).count();
+        std::printf("resume: %d users back (token + since) in %.2f s after a SIGKILL and restart (%.0f/s)\n", c.idle,
+                    res.resume_seconds, c.idle / res.resume_seconds);
+        std::fflush(stdout);
+    }
+    idle_client.reset();
     chat.stop();
     admin->exec_nontx("DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
     std::printf("medians of %d runs, %d users, %d room(s), %.0f sends/s; chat/plain frames %.2f\n", c.runs, c.users,

@@ -25,6 +25,9 @@ struct chat_bench_config {
     // Saturation: each server at rates of 0.25x to 5x `sends_per_second`, this long per step
     // (0: skip); the highest offered frames/s with >= 99% delivered and p99 < 50 ms.
     double saturation_seconds = 3;
+    // After the chat's join storm: SIGKILL the chat process, start it again, and time the idle
+    // connections' return (hello with token, join with since) until each has its `joined`.
+    bool resume = true;
 };
 
 struct chat_bench_result {
@@ -37,6 +40,7 @@ struct chat_bench_result {
     // flight), per second: the join rate a reconnect storm meets.
     double chat_joins_per_second = 0, plain_joins_per_second = 0;
     double chat_saturation = 0, plain_saturation = 0;  // frames/s offered
+    double resume_seconds = 0;  // the resume storm: restart -> every idle connection joined again
 };
 
 chat_bench_result run_chat_bench(const chat_bench_config& config);
