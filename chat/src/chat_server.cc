@@ -971,17 +971,13 @@ private:
 
     // The v1 frames of several events as one prepared message: one write to the socket.
     static server_t::message_ptr together_frames(std::vector<event_frames>& frames) {
-        std::string bytes;
+        std::vector<server_t::message_ptr> v1;
+        v1.reserve(frames.size());
         for (auto& f : frames) {
             if (!f.v1) f.v1 = prepared_text(event_frame(f.event));
-            bytes += f.v1->get_header();
-            bytes += f.v1->get_payload();
+            v1.push_back(f.v1);
         }
-        auto msg = std::make_shared<frame_t>(frame_t::con_msg_man_ptr(), websocketpp::frame::opcode::text, 0);
-        msg->set_header("");
-        msg->set_payload(bytes);  // complete frames, header and payload, counted by get_buffered_amount()
-        msg->set_prepared(true);
-        return msg;
+        return prepared_together(v1);
     }
 
     // A group commit of the writer (its thread): its new events go to deliver_own in one hand-over

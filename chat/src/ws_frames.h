@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace stchat::chat {
 
@@ -53,6 +54,22 @@ inline server_t::message_ptr prepared_text(const std::string& text) {
     }
     msg->set_header(header);
     msg->set_payload(text);
+    msg->set_prepared(true);
+    return msg;
+}
+
+// Several prepared frames as one message: their bytes (header and payload each) one after the
+// other, sent with one write; the client reads them as the separate frames they are.
+// Example: prepared_together({prepared_text("a"), prepared_text("bb")}) -> bytes 81 01 61 81 02 62 62
+inline server_t::message_ptr prepared_together(const std::vector<server_t::message_ptr>& frames) {
+    std::string bytes;
+    for (const auto& f : frames) {
+        bytes += f->get_header();
+        bytes += f->get_payload();
+    }
+    auto msg = std::make_shared<frame_t>(frame_t::con_msg_man_ptr(), websocketpp::frame::opcode::text, 0);
+    msg->set_header("");
+    msg->set_payload(bytes);  // complete frames: counted whole by get_buffered_amount()
     msg->set_prepared(true);
     return msg;
 }

@@ -12,6 +12,7 @@
 #include "../src/text_rules.h"
 #include "../src/token_bucket.h"
 #include "../src/web_files.h"
+#include "../src/ws_frames.h"
 
 using namespace stchat::chat;
 
@@ -325,4 +326,14 @@ BOOST_AUTO_TEST_CASE(a_ping_frame_is_a_request_of_its_own) {
     BOOST_REQUIRE_MESSAGE(d.req, "ping decodes");
     BOOST_CHECK_MESSAGE(d.req->type == request::kind::ping, "as a ping");
     BOOST_CHECK_MESSAGE(pong_frame() == R"({"type":"pong"})", "answered with a pong");
+}
+
+BOOST_AUTO_TEST_CASE(frames_sent_together_are_each_frame_whole_one_after_the_other) {
+    std::string big(300, 'x');  // a 16-bit length
+    auto together = prepared_together({prepared_text("a"), prepared_text("bb"), prepared_text(big)});
+    std::string expected = std::string("\x81\x01", 2) + "a" + std::string("\x81\x02", 2) + "bb" +
+                           std::string("\x81\x7e\x01\x2c", 4) + big;
+    BOOST_CHECK_MESSAGE(together->get_header().empty(), "no header of its own");
+    BOOST_CHECK_MESSAGE(together->get_payload() == expected, "three complete frames, in order");
+    BOOST_CHECK_MESSAGE(together->get_prepared(), "sent as is");
 }
