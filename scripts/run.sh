@@ -119,6 +119,7 @@ cat >&2 <<MSG
   st-chat is running.
     Chat: http://localhost:${STCHAT_CHAT_PORT:-8888}/   ($nodes chat process(es)$([ "$nodes" -gt 1 ] && echo ' behind HAProxy'))
           or: $wscat_bin --connect ws://localhost:${STCHAT_CHAT_PORT:-8888}
+    Operations: http://localhost:${STCHAT_CHAT_PORT:-8888}/ops   (charts of the last 10 minutes)
   In another terminal:
     psql $database -c 'select * from event order by timestamp desc limit 5'
     psql $database -c 'select * from execution order by timestamp desc limit 5'
