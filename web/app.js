@@ -581,7 +581,7 @@ function setDrawer(open) {
   $("scrim").hidden = !open;
   $("sidebar").inert = phone.matches && !open;
   $("main").inert = phone.matches && open;  // the page behind the open drawer is out of reach
-  if (open && phone.matches) $("room").focus();
+  if (open && phone.matches) $("sidebar").focus();  // not an input: no keyboard popping up on a phone
 }
 function closeDrawer() { if ($("sidebar").classList.contains("open")) { setDrawer(false); $("drawer-toggle").focus(); } }
 $("drawer-toggle").onclick = () => setDrawer(!$("sidebar").classList.contains("open"));
