@@ -118,7 +118,13 @@ public:
                 backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
             }
         }
-        if (_js) js_PublishAsyncComplete(_js.get(), nullptr);
+        if (_js && _sql && _flight.any) {
+            try {
+                finish_flight();  // the last round's acks and checkpoint
+            } catch (const std::exception& e) {
+                log::warn(k_component, std::string("at stop: ") + e.what() + " (published again at the next start)");
+            }
+        }
         log::info(k_component, "stopped at position " + std::to_string(_stats.position) + ": " +
                                    std::to_string(_stats.published) + " published, " +
                                    std::to_string(_stats.recoveries) + " recoveries");
@@ -140,7 +146,7 @@ private:
         jsOptions jo;
         jsOptions_Init(&jo);
         jo.Wait = 5000;
-        jo.PublishAsync.MaxPending = _config.batch;
+        jo.PublishAsync.MaxPending = 2 * _config.batch;  // a round in flight while the next is published
         jo.PublishAsync.ErrHandler = on_publish_error;
         jo.PublishAsync.ErrHandlerClosure = &_tally;
         jsCtx* raw = nullptr;
@@ -222,6 +228,8 @@ private:
         int64_t was = _stats.position;
         _stats.position = std::max(checkpoint, from_stream);
         if (from_stream > checkpoint) save_checkpoint();
+        _read_pos = _stats.position;
+        _flight = {};
         _resumed = true;
         if (_ever_resumed) {
             ++_stats.recoveries;
@@ -244,24 +252,35 @@ private:
                    {_checkpoint, std::to_string(_stats.position)});
     }
 
-    // One round: read up to `batch` positions, publish the matching events, wait for every ack,
-    // move the checkpoint. True when the log had nothing new.
+    // One round, pipelined with the one before: read up to `batch` positions after what was
+    // published, then wait for the acks of the round in flight and move the checkpoint past it,
+    // then publish the rows just read (asynchronously: their acks are waited for by the next
+    // round). The read overlaps the previous round's acks. True when the log had nothing new
+    // (and nothing is in flight any more).
+    //
+    // Example (batch 1000, log head 2500): round 1 reads 1..1000, publishes them; round 2 reads
+    // 1001..2000, waits for 1..1000's acks, checkpoint 1000, publishes 1001..2000; round 3 reads
+    // 2001..2500, checkpoint 2000, publishes; round 4 reads nothing, checkpoint 2500: caught up.
     bool step() {
-        int64_t from = _stats.position;
+        int64_t from = _read_pos;
         std::string upto_sql = std::to_string(from + _config.batch);
         auto head_row = _sql->exec("SELECT least($1::bigint, coalesce(max(position), 0)) FROM event_log", {upto_sql});
         int64_t upto = std::stoll(*head_row.at(0).at(0));
+        std::vector<eventstore::row> rows;
+        if (upto > from) {
+            std::string sql = std::string("SELECT ") + eventstore::k_event_json_columns +
+                              ", CASE WHEN stream LIKE 'feed.%' OR type = 'undecodable' THEN encode(payload, 'hex') END"
+                              " FROM event_log WHERE position > $1 AND position <= $2" +
+                              (_filter.empty() ? "" : " AND stream LIKE ANY ($3::text[])") + " ORDER BY position";
+            std::vector<std::string> params{std::to_string(from), std::to_string(upto)};
+            if (!_filter.empty()) params.push_back(_filter);
+            rows = _sql->exec(sql, params);
+        }
+        finish_flight();
         if (upto <= from) {
             if (_m_lag) _m_lag->set(0);
             return true;
         }
-        std::string sql = std::string("SELECT ") + eventstore::k_event_json_columns +
-                          ", CASE WHEN stream LIKE 'feed.%' OR type = 'undecodable' THEN encode(payload, 'hex') END"
-                          " FROM event_log WHERE position > $1 AND position <= $2" +
-                          (_filter.empty() ? "" : " AND stream LIKE ANY ($3::text[])") + " ORDER BY position";
-        std::vector<std::string> params{std::to_string(from), std::to_string(upto)};
-        if (!_filter.empty()) params.push_back(_filter);
-        auto rows = _sql->exec(sql, params);
 
         _tally.reset();
         std::string json, msg_id, subject;
@@ -281,36 +300,50 @@ private:
             natsStatus s = js_PublishMsgAsync(_js.get(), &msg, &po);
             natsMsg_Destroy(msg);  // no-op when the library took it
             if (s != NATS_OK) {
+                _resumed = false;
                 throw nats::nats_error(s, "publish to " + subject);
             }
             ++sent;
         }
-        jsPubOptions wait;
-        jsPubOptions_Init(&wait);
-        wait.MaxWait = 10000;
-        natsStatus done = sent ? js_PublishAsyncComplete(_js.get(), &wait) : NATS_OK;
-        if (done != NATS_OK || _tally.failed > 0) {
-            std::string why;
-            {
-                std::lock_guard<std::mutex> lock(_tally.mutex);
-                why = _tally.first_error.empty() ? natsStatus_GetText(done) : _tally.first_error;
-            }
-            _resumed = false;
-            throw nats::nats_error(done == NATS_OK ? NATS_ERR : done,
-                                   std::to_string(_tally.failed.load()) + " of " + std::to_string(sent) +
-                                       " publishes refused or unanswered (" + why + ")");
-        }
         _expected_seq += sent;
-        _stats.published += sent;
-        _stats.position = upto;
+        _read_pos = upto;
+        _flight = {upto, sent, true};
+        return false;
+    }
+
+    // The round in flight: every ack waited for (a refusal or a silence: resume from the
+    // stream), then the checkpoint moved past it. Idempotent checkpoint: a position, greatest().
+    void finish_flight() {
+        if (!_flight.any) return;
+        if (_flight.sent > 0) {
+            jsPubOptions wait;
+            jsPubOptions_Init(&wait);
+            wait.MaxWait = 10000;
+            natsStatus done = js_PublishAsyncComplete(_js.get(), &wait);
+            if (done != NATS_OK || _tally.failed > 0) {
+                std::string why;
+                {
+                    std::lock_guard<std::mutex> lock(_tally.mutex);
+                    why = _tally.first_error.empty() ? natsStatus_GetText(done) : _tally.first_error;
+                }
+                uint64_t sent = _flight.sent;
+                _resumed = false;
+                _flight = {};
+                throw nats::nats_error(done == NATS_OK ? NATS_ERR : done,
+                                       std::to_string(_tally.failed.load()) + " of " + std::to_string(sent) +
+                                           " publishes refused or unanswered (" + why + ")");
+            }
+        }
+        _stats.published += _flight.sent;
+        _stats.position = _flight.upto;
         save_checkpoint();
-        if (_m_published) _m_published->add(sent);
-        if (_m_position) _m_position->set(upto);
+        if (_m_published) _m_published->add(_flight.sent);
+        if (_m_position) _m_position->set(_flight.upto);
         if (_m_lag) {
             auto h = _sql->exec("SELECT coalesce(max(position), 0) FROM event_log");
-            _m_lag->set(std::max<int64_t>(0, std::stoll(*h.at(0).at(0)) - upto));
+            _m_lag->set(std::max<int64_t>(0, std::stoll(*h.at(0).at(0)) - _flight.upto));
         }
-        return false;
+        _flight = {};
     }
 
     const outbox_config& _config;
@@ -321,6 +354,13 @@ private:
     std::unique_ptr<eventstore::event_log> _log;  // LISTEN for new appends
     ack_tally _tally;
     uint64_t _expected_seq = 0;
+    // The round published and not yet acknowledged; what was read (and published) up to.
+    struct in_flight {
+        int64_t upto = 0;
+        uint64_t sent = 0;
+        bool any = false;
+    } _flight;
+    int64_t _read_pos = 0;
     bool _resumed = false, _ever_resumed = false;
     time_text _times;
     outbox_stats _stats;
