@@ -20,6 +20,7 @@
 #include <functional>
 #include <algorithm>
 #include <map>
+#include <string_view>
 #include <unordered_map>
 #include <set>
 #include <sstream>
@@ -926,15 +927,14 @@ private:
     void fan_out(const std::vector<const room_event*>& events) {
         if (events.empty()) return;
         for (const room_event* e : events) _room_presence.apply(*e);
-        // Each room's events, in order (a batch interleaves rooms).
+        // Each room's events, in order (a batch interleaves rooms; a relay batch may hold 20,000
+        // events of as many rooms: grouped through a hash map, not a search per event).
         std::vector<std::pair<const std::string*, std::vector<const room_event*>>> rooms;
+        std::unordered_map<std::string_view, size_t> index;
         for (const room_event* e : events) {
-            auto r = std::find_if(rooms.begin(), rooms.end(), [&](const auto& x) { return *x.first == e->room; });
-            if (r == rooms.end()) {
-                rooms.push_back({&e->room, {}});
-                r = rooms.end() - 1;
-            }
-            r->second.push_back(e);
+            auto [at, added] = index.try_emplace(e->room, rooms.size());
+            if (added) rooms.push_back({&e->room, {}});
+            rooms[at->second].second.push_back(e);
         }
         std::vector<session*> too_far;
         for (const auto& [room, list] : rooms) {
