@@ -13,12 +13,12 @@ const ROOM_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const KEEP = 1000;          // events kept per room (older ones come back by scrolling up)
 const GROUP_MS = 5 * 60e3;  // consecutive messages of one user within this share one header
 const store = window.localStorage;
-const pingMs = Number(store.getItem("stchat.ui.ping_ms")) || 5000;  // liveness check period (tests shorten it)
+const pingMs = Number(store.getItem("stchat.ui.ping_ms")) || 1500;  // silence before a liveness ping (tests shorten it)
 
 const client = new StchatClient({
   url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`,
   storage: store,
-  heartbeat: { interval: pingMs, timeout: Math.min(3000, pingMs) },
+  heartbeat: { interval: pingMs, timeout: Math.min(1000, pingMs) },
 });
 window.__stchat = { client, drop: () => client.drop() };  // for tests: a network failure
 

@@ -22,9 +22,10 @@
 // "sendError" (Error with code, id, room, text: a send refused for good), "error" (a frame of the
 // server's not tied to a send).
 //
-// A dead connection is noticed without waiting for TCP: every `heartbeat.interval` ms (5 s) online,
-// the client sends {"type":"ping"}; no frame within `heartbeat.timeout` ms (3 s) means the
-// connection is gone (state "reconnecting", then a new one), and a connection without "welcome"
+// A dead connection is noticed without waiting for TCP: after `heartbeat.interval` ms (1.5 s)
+// without a frame from the server, the client sends {"type":"ping"}; no frame within
+// `heartbeat.timeout` ms (1 s) more means the connection is gone (state "reconnecting", then a new
+// one): within 3 s of the last frame heard. A busy connection sends no pings. A connection without "welcome"
 // after `welcomeTimeout` (10 s) is given up. Unacknowledged sends older than `maxResendAge`
 // (6 days, below the 7 days the server remembers ids) are not resent but reported ("expired"). In a browser, the window's "offline" event drops
 // the connection at once and "online" reconnects without waiting for the backoff.
@@ -45,7 +46,7 @@ function randomId() {
 
 export class StchatClient {
   constructor({ url, WebSocket: ws = globalThis.WebSocket, name, storage, prefix = "stchat.",
-                backoff = { min: 250, max: 5000 }, heartbeat = { interval: 5000, timeout: 3000 },
+                backoff = { min: 250, max: 5000 }, heartbeat = { interval: 1500, timeout: 1000 },
                 welcomeTimeout = 10000, maxResendAge = 6 * 24 * 3600 * 1000 } = {}) {
     if (!url) throw new Error("StchatClient: url is required");
     if (!ws) throw new Error("StchatClient: no WebSocket implementation (pass { WebSocket })");
@@ -89,18 +90,30 @@ export class StchatClient {
     this.lost(ws);
   }
 
-  // Liveness: a ping every interval; any frame is an answer.
+  // Liveness: a ping after `interval` of silence; any frame is an answer; none within `timeout`
+  // more: the connection is dropped. Checked every quarter of the shorter of the two.
   startHeartbeat(ws) {
     clearInterval(this.pingTimer);
-    clearTimeout(this.deadTimer);
-    this.deadTimer = null;
+    this.pingDue = 0;
+    this.lastHeard = Date.now();
     if (!this.heartbeat || !this.heartbeat.interval) return;
+    const tick = Math.max(50, Math.min(this.heartbeat.interval, this.heartbeat.timeout) / 4);
+    let lastTick = Date.now();
     this.pingTimer = setInterval(() => {
       if (this.ws !== ws) return clearInterval(this.pingTimer);
-      this.raw({ type: "ping" });
-      // The first unanswered ping counts: later ones do not push the deadline back.
-      if (!this.deadTimer) this.deadTimer = setTimeout(() => { this.deadTimer = null; if (this.ws === ws) this.drop(); }, this.heartbeat.timeout);
-    }, this.heartbeat.interval);
+      const now = Date.now();
+      const stalled = now - lastTick > 2 * tick + 100;  // this thread was busy: an answer may be waiting unread
+      lastTick = now;
+      if (this.pingDue) {
+        if (stalled) this.pingDue = now + this.heartbeat.timeout;
+        else if (now > this.pingDue) this.drop();
+        return;
+      }
+      if (now - this.lastHeard >= this.heartbeat.interval) {
+        this.raw({ type: "ping" });
+        this.pingDue = now + this.heartbeat.timeout;
+      }
+    }, tick);
   }
 
   on(type, fn) {
@@ -131,7 +144,6 @@ export class StchatClient {
     this.closedByUser = true;
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
-    clearTimeout(this.deadTimer);
     clearTimeout(this.helloTimer);
     const ws = this.ws;
     this.ws = null;  // its late close event is ignored: connect() may open a new one at once
@@ -176,9 +188,7 @@ export class StchatClient {
     if (this.ws !== ws) return;
     this.ws = null;
     clearInterval(this.pingTimer);
-    clearTimeout(this.deadTimer);
     clearTimeout(this.helloTimer);
-    this.deadTimer = null;
     this.settleAll("disconnected");
     if (this.closedByUser) return this.setState("closed");
     this.setState("reconnecting");
@@ -198,8 +208,8 @@ export class StchatClient {
   }
 
   frame(f) {
-    clearTimeout(this.deadTimer);  // the connection is alive
-    this.deadTimer = null;
+    this.lastHeard = Date.now();  // the connection is alive
+    this.pingDue = 0;
     switch (f.type) {
       case "welcome": {
         this.token = f.token; this.name = f.user; this.welcomedAt = Date.now();

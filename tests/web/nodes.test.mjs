@@ -56,7 +56,8 @@ test("1,000 clients through HAProxy, a node killed mid-run: all back within 5 s,
   for (let i = 0; i < CLIENTS; i += 100) {
     const batch = [];
     for (let k = i; k < i + 100; k += 1) {
-      const c = new StchatClient({ url: `ws://127.0.0.1:${front}/`, WebSocket, name: `u${k}`, backoff: { min: 100, max: 1000 } });
+      const c = new StchatClient({ url: `ws://127.0.0.1:${front}/`, WebSocket, name: `u${k}`, backoff: { min: 100, max: 1000 },
+                                   heartbeat: { interval: 5000, timeout: 3000 } });  // 1,000 clients in one process
       c.room = `r${k % ROOMS}`;
       c.seen = [];      // message events of its room
       c.backAt = null;  // when it was online again after the kill

@@ -40,7 +40,8 @@ test(`a reconnect storm of ${CLIENTS} users after a SIGKILL: all resumed, every 
   for (let i = 0; i < CLIENTS; i += 200) {
     const batch = [];
     for (let k = i; k < Math.min(CLIENTS, i + 200); k += 1) {
-      const c = new StchatClient({ url: `ws://127.0.0.1:${port}/`, WebSocket, name: `s${k}`, backoff: { min: 200, max: 2000 } });
+      const c = new StchatClient({ url: `ws://127.0.0.1:${port}/`, WebSocket, name: `s${k}`, backoff: { min: 200, max: 2000 },
+                                   heartbeat: { interval: 5000, timeout: 3000 } });  // 1,000 clients in one process
       c.room = `storm-${k % ROOMS}`;
       c.seen = [];
       c.resumedAt = null;
