@@ -234,6 +234,25 @@ BOOST_AUTO_TEST_CASE(a_ping_flood_from_a_client_that_never_reads_is_closed_1008)
     still_serves("300,000 pings");
 }
 
+BOOST_AUTO_TEST_CASE(json_pings_are_answered_and_a_flood_of_them_is_closed_1008_like_websocket_pings) {
+    double before = prometheus_value(http_get(port, "/metrics"), R"(stchat_chat_closed_total{reason="ping_flood"})");
+    {
+        auto p = raw();
+        p->text(R"({"type":"ping"})");
+        BOOST_TEST(str(next_reply(*p), "type") == "pong", "a JSON ping is answered with a pong");
+    }
+    raw_peer p(port, 10, 4096);
+    BOOST_REQUIRE(p.upgrade());
+    std::string pings;
+    for (int i = 0; i < 200; ++i) pings += ws_frame(0x1, R"({"type":"ping"})", true);
+    int sent = 0;
+    while (sent < 100 && p.send(pings)) ++sent;  // up to 20,000 JSON pings, never reading
+    BOOST_TEST(p.close_code() == 1008, "a flood of JSON pings is closed as a policy violation");
+    double after = prometheus_value(http_get(port, "/metrics"), R"(stchat_chat_closed_total{reason="ping_flood"})");
+    BOOST_TEST(after == before + 1, "counted as a ping flood");
+    still_serves("20,000 JSON pings");
+}
+
 BOOST_AUTO_TEST_CASE(a_client_that_pings_and_never_reads_is_bounded_as_a_slow_reader) {
     // Within the ping rate, with 125-byte payloads: each pong counts toward the 1 MiB bound.
     raw_peer p(port, 10, 4096);
