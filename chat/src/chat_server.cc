@@ -28,14 +28,15 @@
 
 #include "chat_metrics.h"
 #include "db_worker.h"
+#include "http_edge.h"
 #include "identity.h"
 #include "keepalive.h"
 #include "log_relay.h"
 #include "node_lease.h"
 #include "ops_sampler.h"
-#include "web_files.h"
 #include "protocol_codec.h"
 #include "room_access_cache.h"
+#include "room_fanout.h"
 #include "room_presence.h"
 #include "room_keys.h"
 #include "stchat/chat/chat_server.h"
@@ -49,38 +50,30 @@
 #include "text_rules.h"
 #include "task_thread.h"
 #include "token_bucket.h"
+#include "urgent_lane.h"
 #include "ws_frames.h"
 
 namespace stchat::chat {
 namespace {
 
 constexpr const char* k_component = "chat";
-constexpr const char* k_subprotocol = "stchat.v1";
 
 using hdl_t = websocketpp::connection_hdl;
 using steady = std::chrono::steady_clock;
 constexpr size_t k_max_held = 256;        // frames kept while a join is checked
-constexpr size_t k_max_pending = 10000;   // live events kept for one session while its replay runs
 constexpr size_t k_max_http_body = 1024;  // bytes of an HTTP request body
 constexpr double k_ping_burst = 20;
 constexpr size_t k_max_member_names = 200;  // names in a joined frame
-
-struct room_state {
-    uint64_t generation = 0;  // which join of the session this state belongs to
-    int64_t last_seq = 0;   // the last seq delivered to this session
-    bool replaying = true;  // live events wait in `pending` until the replay is delivered
-    std::vector<room_event> pending;
-};
 
 struct session {
     session(double actions_per_second, double pings_per_second)
         : actions(actions_per_second, 2 * actions_per_second), pings(pings_per_second, k_ping_burst) {}
     uint64_t id = 0;
-    server_t::connection_ptr con;  // held until on_close erases the session
+    session_output out;  // its connection, held until on_close erases the session
     keepalive_state alive{steady::now()};  // alive.greeted: said hello (legacy: always); identity fixed
     bool legacy = false;
     author who;
-    std::map<std::string, room_state> rooms;
+    std::map<std::string, session_room> rooms;
     uint64_t next_request = 0;
     // Frames that came while a join was being checked: handled in order once it is, so a client
     // may send right after its join without waiting for `joined`.
@@ -89,12 +82,6 @@ struct session {
     uint64_t legacy_messages = 0;
     token_bucket actions;  // sends, joins and leaves
     token_bucket pings;    // pings from the client
-};
-
-// A room event's frames, built on first use and shared by every session they go to.
-struct event_frames {
-    const room_event& event;
-    server_t::message_ptr v1, legacy;
 };
 
 // What a join was decided: go ahead, refused, or the database failed.
@@ -131,6 +118,7 @@ public:
         _server.clear_access_channels(websocketpp::log::alevel::all);
         _server.clear_error_channels(websocketpp::log::elevel::all);
         _server.init_asio();
+        _urgent = std::make_unique<urgent_lane>(_server.get_io_service());
         _server.set_reuse_addr(true);
         // Small frames go out at once: Nagle's algorithm would hold them for the peer's delayed ACK.
         _server.set_tcp_post_init_handler([this_ = &_server](websocketpp::connection_hdl h) {
@@ -146,11 +134,11 @@ public:
         _server.set_close_handshake_timeout(5000);
         _server.set_pong_handler([this](hdl_t h, std::string) { touch(h); });
         _server.set_ping_handler([this](hdl_t h, std::string payload) { return on_ping(h, payload); });
-        _server.set_validate_handler([this](hdl_t h) { return on_validate(h); });
+        _server.set_validate_handler([this](hdl_t h) { return _http.validate(_server.get_con_from_hdl(h)); });
         _server.set_open_handler([this](hdl_t h) { on_open(h); });
         _server.set_close_handler([this](hdl_t h) { on_close(h); });
         _server.set_message_handler([this](hdl_t h, server_t::message_ptr m) { on_message(h, m); });
-        _server.set_http_handler([this](hdl_t h) { on_http(h); });
+        _server.set_http_handler([this](hdl_t h) { _http.serve(_server.get_con_from_hdl(h)); });
     }
 
     // The workers post to each other (keys -> writer -> reader, writer -> keys): each is drained
@@ -200,8 +188,8 @@ public:
         log_relay relay({_config.store, start, &_health, &_metrics.relay_position, &_metrics.relay_lag,
                          [this](std::vector<room_event> batch, std::function<void()> done) {
                              auto& io = _server.get_io_service();
-                             asio::post(io, [this, &io, batch = std::move(batch), done = std::move(done)] {
-                                 fan_out_relayed(batch);
+                             _urgent->post([this, &io, batch = std::move(batch), done = std::move(done)] {
+                                 _fanout.relayed(batch);
                                  asio::post(io, done);
                              });
                          }});
@@ -225,125 +213,17 @@ public:
             while (!sleep_unless_stopped(std::chrono::milliseconds(200)) && !_stopping) {}
             asio::post(_server.get_io_service(), [this] { shutdown(); });
         });
-        _server.run();
+        _urgent->run();  // the Asio loop, room events ahead of its queue (urgent_lane.h)
         log::info(k_component, "stopped");
     }
 
 private:
-    // ---- the handshake and plain HTTP (Asio thread) ----
-    // Only RFC 6455 (version 13), only at "/", only from an allowed Host and Origin.
-    bool on_validate(hdl_t h) {
-        auto con = _server.get_con_from_hdl(h);
-        if (con->get_request_header("Sec-WebSocket-Version") != "13") {
-            // draft-76 ("hixie"), versions 7 and 8 and anything else: RFC 6455 4.4.
-            _metrics.refused["version"]->add();
-            con->set_status(websocketpp::http::status_code::upgrade_required);
-            con->replace_header("Sec-WebSocket-Version", "13");
-            return false;
-        }
-        std::string path = con->get_resource();
-        if (path.substr(0, path.find('?')) != "/") {
-            _metrics.refused["path"]->add();
-            con->set_status(websocketpp::http::status_code::not_found);
-            return false;
-        }
-        if (!_origins.host_allowed(con->get_request_header("Host"))) {
-            _metrics.refused["host"]->add();
-            con->set_status(websocketpp::http::status_code::forbidden);
-            return false;
-        }
-        if (!_origins.origin_allowed(con->get_request_header("Origin"))) {
-            _metrics.refused["origin"]->add();
-            log::debug(k_component, "refused Origin " + con->get_request_header("Origin"));
-            con->set_status(websocketpp::http::status_code::forbidden);
-            return false;
-        }
-        for (const auto& p : con->get_requested_subprotocols()) {
-            if (p == k_subprotocol) {
-                con->select_subprotocol(k_subprotocol);
-                return true;
-            }
-        }
-        return true;  // no subprotocol: legacy
-    }
-
-    void on_http(hdl_t h) {
-        auto con = _server.get_con_from_hdl(h);
-        const std::string& method = con->get_request().get_method();
-        bool head = method == "HEAD";
-        auto respond = [&](websocketpp::http::status_code::value status, const std::string& type, const std::string& body) {
-            con->set_status(status);
-            con->replace_header("Content-Type", type);
-            con->replace_header("Cache-Control", "no-store");
-            if (head) {
-                con->set_body("");  // HEAD: the headers a GET would get, no body
-                con->replace_header("Content-Length", std::to_string(body.size()));
-            } else {
-                con->set_body(body);
-            }
-        };
-        const char* text = "text/plain; charset=utf-8";
-        if (method != "GET" && !head) {
-            _metrics.refused["method"]->add();
-            con->replace_header("Allow", "GET, HEAD");
-            return respond(websocketpp::http::status_code::method_not_allowed, text, "only GET and HEAD\n");
-        }
-        if (!_origins.host_allowed(con->get_request_header("Host"))) {
-            _metrics.refused["host"]->add();
-            return respond(websocketpp::http::status_code::forbidden, text,
-                           "host not allowed: start stchat chat with --allow-host " +
-                               bare_host(con->get_request_header("Host")).substr(0, 253) + "\n");
-        }
-        std::string path = con->get_resource();
-        path = path.substr(0, path.find('?'));
-        if (path == "/healthz") {
-            std::string problems = _health.problems();
-            if (problems.empty()) return respond(websocketpp::http::status_code::ok, text, "ok\n");
-            return respond(websocketpp::http::status_code::service_unavailable, text, "unhealthy: " + problems + "\n");
-        }
-        if (path == "/metrics") {
-            return respond(websocketpp::http::status_code::ok, "text/plain; version=0.0.4; charset=utf-8",
-                           _metrics.reg.render());
-        }
-        if ((path == "/ops" || path == "/ops/data") && !_config.ops_public && !from_loopback(con)) {
-            _metrics.refused["ops"]->add();
-            return respond(websocketpp::http::status_code::forbidden, text,
-                           "the operator's page is served to loopback clients only (stchat chat --ops-public)\n");
-        }
-        if (path == "/ops/data") {
-            if (!_ops) return respond(websocketpp::http::status_code::service_unavailable, text, "starting\n");
-            return respond(websocketpp::http::status_code::ok, "application/json", _ops->samples_json());
-        }
-        // The web client's files: a name of letters, digits and dashes with a known extension,
-        // straight under --web; never a path from the request.
-        if (auto file = web_file_of(path); file && !_config.web_root.empty()) {
-            std::ifstream in(_config.web_root + "/" + file->first);
-            if (in) {
-                std::stringstream ss;
-                ss << in.rdbuf();
-                return respond(websocketpp::http::status_code::ok, file->second, ss.str());
-            }
-        }
-        respond(websocketpp::http::status_code::not_found, text, "not found\n");
-    }
-
-    // The peer is this machine (127.0.0.0/8, ::1, or ::ffff:127.x).
-    static bool from_loopback(const server_t::connection_ptr& con) {
-        asio::error_code ec;
-        auto address = con->get_raw_socket().remote_endpoint(ec).address();
-        if (ec) return false;
-        if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-            return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
-        }
-        return address.is_loopback();
-    }
-
     // ---- connection lifecycle (Asio thread) ----
     void on_open(hdl_t h) {
         auto con = _server.get_con_from_hdl(h);
         session& s = _sessions.try_emplace(h, _config.sends_per_second, _config.pings_per_second).first->second;
         s.id = ++_next_session;
-        s.con = con;
+        s.out = session_output(con, &_output_rules);
         s.legacy = con->get_subprotocol() != k_subprotocol;
         _metrics.connections.add();
         (s.legacy ? _metrics.sessions_legacy : _metrics.sessions_v1).add(1);
@@ -363,10 +243,7 @@ private:
     }
 
     void close(session& s, websocketpp::close::status::value code, const char* reason, const char* metric) {
-        websocketpp::lib::error_code ec;
-        if (!s.con || s.con->get_state() != websocketpp::session::state::open) return;
-        if (metric) _metrics.closed[metric]->add();
-        s.con->close(code, reason, ec);
+        if (s.out.close(code, reason) && metric) _metrics.closed[metric]->add();
     }
 
     void on_message(hdl_t h, server_t::message_ptr m) {
@@ -412,7 +289,7 @@ private:
         pong->set_header("");
         pong->set_payload(frame);  // header and payload both counted by get_buffered_amount()
         pong->set_prepared(true);
-        send_prepared(s, pong);
+        s.out.send(pong);
         return false;
     }
 
@@ -657,10 +534,10 @@ private:
     // pending events with a higher seq follow. Each event is delivered once: seq > last_seq.
     void join(hdl_t h, session& s, const std::string& room, std::optional<int64_t> since, bool quiet) {
         bool again = s.rooms.count(room) > 0;
-        room_state& state = s.rooms[room];
-        state = room_state{};
+        session_room& state = s.rooms[room];
+        state = session_room{};
         state.generation = ++s.next_request;
-        _members[room][h] = member{&s, &state};
+        _fanout.add(room, s.id, {&s.out, s.legacy, &state});
         bool feed = is_feed_room(room);
         bool first = false;
         uint64_t presence_token = !feed && !again ? _room_presence.track(room) : 0;  // non-zero: read who is in it
@@ -737,7 +614,7 @@ private:
         });
     }
 
-    room_state* replay_state(const replay_cursor& c, session** out) {
+    session_room* replay_state(const replay_cursor& c, session** out) {
         auto it = _sessions.find(c.h);
         if (it == _sessions.end()) return nullptr;
         auto r = it->second.rooms.find(c.room);
@@ -748,7 +625,7 @@ private:
 
     void replay_page(replay_cursor c, bool failed, const std::vector<room_event>& page) {
         session* sp = nullptr;
-        room_state* st = replay_state(c, &sp);
+        session_room* st = replay_state(c, &sp);
         if (!st) return;  // gone, left, or joined again
         session& s = *sp;
         if (failed) {
@@ -791,7 +668,7 @@ private:
                 break;
             }
             event_frames frames{e, nullptr, nullptr};
-            deliver(s, *st, frames);
+            deliver({&s.out, s.legacy, st}, frames);
             c.after = e.seq;
         }
         if (more) return continue_replay(c);
@@ -799,7 +676,7 @@ private:
         auto pending = std::move(st->pending);
         for (const auto& e : pending) {
             event_frames frames{e, nullptr, nullptr};
-            deliver(s, *st, frames);
+            deliver({&s.out, s.legacy, st}, frames);
         }
     }
 
@@ -816,15 +693,12 @@ private:
         });
     }
 
-    size_t buffered(const session& s) const { return s.con ? s.con->get_buffered_amount() : 0; }
+    size_t buffered(const session& s) const { return s.out.buffered(); }
 
     // Rooms nobody on this process is in leave the maps: memory follows the rooms in use, not
     // every room ever joined.
     void leave_room(hdl_t h, session& s, const std::string& room) {
-        if (auto m = _members.find(room); m != _members.end()) {
-            m->second.erase(h);
-            if (m->second.empty()) _members.erase(m);
-        }
+        _fanout.remove(room, s.id);
         if (is_feed_room(room)) return;  // read-only: nothing to record
         _room_presence.untrack(room);
         auto p = _presence.find(room);
@@ -885,101 +759,7 @@ private:
                       }});
     }
 
-    // ---- room events -> sessions: the relay's batches (log_relay.h), and own commits ----
-    // Every event of a room is fanned out here once, in seq order: `_fanned` holds each room's last.
-    // The relay's batch: what was not fanned out yet (own events may have gone out already).
-    void fan_out_relayed(const std::vector<room_event>& batch) {
-        std::vector<const room_event*> fresh;
-        fresh.reserve(batch.size());
-        for (const auto& e : batch) {
-            int64_t& last = _fanned[e.room];
-            if (e.seq <= last) continue;  // fanned out already, straight from the writer
-            last = e.seq;
-            fresh.push_back(&e);
-        }
-        _metrics.fanned_relay.add(fresh.size());
-        fan_out(fresh);
-    }
-
-    // Events this process appended, once their commit is acknowledged: each fanned out at once if
-    // it is the next of its room here (every earlier seq already fanned out), else left to the
-    // relay, which brings every event in log order. Saves the relay's round trip (its NOTIFY, its
-    // read) on the way from a send to the room.
-    // Example: lobby fanned out to seq 41; this process commits 42 -> out now; a commit of 44
-    //   while 43 (another process's) is not yet relayed -> waits for the relay, which brings both.
-    void deliver_own(const std::vector<room_event>& own) {
-        std::vector<const room_event*> next;
-        next.reserve(own.size());
-        for (const auto& e : own) {
-            auto it = _fanned.find(e.room);
-            if (it == _fanned.end() || e.seq != it->second + 1) continue;
-            it->second = e.seq;
-            next.push_back(&e);
-        }
-        _metrics.fanned_writer.add(next.size());
-        fan_out(next);
-    }
-
-    // Room events (in log order, each new here) -> the sessions in their rooms. A live session
-    // gets a room's events of one batch as one message of several frames when it has seen none of
-    // them (the usual case), built once per room and shared; else event by event, each only if
-    // above the session's last seq. Sessions still replaying keep them in `pending`.
-    void fan_out(const std::vector<const room_event*>& events) {
-        if (events.empty()) return;
-        for (const room_event* e : events) _room_presence.apply(*e);
-        // Each room's events, in order (a batch interleaves rooms; a relay batch may hold 20,000
-        // events of as many rooms: grouped through a hash map, not a search per event).
-        std::vector<std::pair<const std::string*, std::vector<const room_event*>>> rooms;
-        std::unordered_map<std::string_view, size_t> index;
-        for (const room_event* e : events) {
-            auto [at, added] = index.try_emplace(e->room, rooms.size());
-            if (added) rooms.push_back({&e->room, {}});
-            rooms[at->second].second.push_back(e);
-        }
-        std::vector<session*> too_far;
-        for (const auto& [room, list] : rooms) {
-            auto it = _members.find(*room);
-            if (it == _members.end()) continue;
-            std::vector<event_frames> frames;
-            frames.reserve(list.size());
-            for (const room_event* e : list) frames.push_back({*e, nullptr, nullptr});
-            server_t::message_ptr together;  // every v1 frame of `list`, one message
-            // Nothing below changes _members: sessions come and go in handlers that run later.
-            for (auto& entry : it->second) {
-                member& m = entry.second;
-                session& s = *m.sess;
-                room_state& st = *m.state;
-                if (st.replaying) {
-                    for (const room_event* e : list) {
-                        if (st.pending.size() >= k_max_pending) {
-                            too_far.push_back(m.sess);  // its replay cannot keep up with the room: resume later
-                            break;
-                        }
-                        st.pending.push_back(*e);
-                    }
-                } else if (list.size() > 1 && !s.legacy && st.last_seq < list.front()->seq) {
-                    if (!together) together = together_frames(frames);
-                    st.last_seq = list.back()->seq;
-                    send_prepared(s, together, list.size());
-                } else {
-                    for (auto& f : frames) deliver(s, st, f);
-                }
-            }
-        }
-        for (session* s : too_far) close(*s, websocketpp::close::status::try_again_later, "too slow; resume with since", "slow_reader");
-    }
-
-    // The v1 frames of several events as one prepared message: one write to the socket.
-    static server_t::message_ptr together_frames(std::vector<event_frames>& frames) {
-        std::vector<server_t::message_ptr> v1;
-        v1.reserve(frames.size());
-        for (auto& f : frames) {
-            if (!f.v1) f.v1 = prepared_text(event_frame(f.event));
-            v1.push_back(f.v1);
-        }
-        return prepared_together(v1);
-    }
-
+    // ---- room events -> sessions (room_fanout.h): the relay's batches, and own commits ----
     // A group commit of the writer (its thread): its new events go to deliver_own in one hand-over
     // to the Asio thread, before the acks (the sends' own callbacks post after this).
     void committed(const std::vector<send_request>& sends, const std::vector<room_ack>& acks) {
@@ -990,50 +770,12 @@ private:
             if (!acks[i].duplicate && acks[i].position > 0) own.push_back(own_event(sends[i], acks[i], _node));
         }
         if (own.empty()) return;
-        asio::post(_server.get_io_service(), [this, own = std::move(own)] { deliver_own(own); });
+        _urgent->post([this, own = std::move(own)] { _fanout.own(own); });
     }
 
-    void deliver(session& s, room_state& st, event_frames& frames) {
-        const room_event& e = frames.event;
-        if (e.seq <= st.last_seq) return;  // already delivered (replay and live overlap)
-        st.last_seq = e.seq;
-        if (s.legacy) {
-            if (!frames.legacy) frames.legacy = prepared_text(legacy_event_frame(e));
-            return send_prepared(s, frames.legacy);
-        }
-        if (!frames.v1) frames.v1 = prepared_text(event_frame(e));
-        send_prepared(s, frames.v1);
-    }
-
-    // ---- output: every frame to a client goes through writable() ----
-    // The connection if it is open and keeping up; a slow reader is closed (1013), never allowed
-    // to grow our memory, and resumes later by `since`.
-    server_t::connection_ptr writable(hdl_t h) {
-        websocketpp::lib::error_code ec;
-        auto con = _server.get_con_from_hdl(h, ec);
-        return ec ? nullptr : writable(con);
-    }
-    server_t::connection_ptr writable(const server_t::connection_ptr& con) {
-        websocketpp::lib::error_code ec;
-        if (!con || con->get_state() != websocketpp::session::state::open) return nullptr;
-        if (con->get_buffered_amount() > _config.max_buffered) {
-            _metrics.closed["slow_reader"]->add();
-            con->close(websocketpp::close::status::try_again_later, "too slow; resume with since", ec);
-            return nullptr;
-        }
-        return con;
-    }
-
+    // ---- output: every frame to a client goes through its session_output ----
     void send_text(hdl_t h, const std::string& text) {
-        if (auto con = writable(h)) {
-            if (!con->send(text, websocketpp::frame::opcode::text)) _metrics.frames_sent.add();
-        }
-    }
-
-    void send_prepared(session& s, const server_t::message_ptr& frame, size_t frames = 1) {
-        if (auto con = writable(s.con)) {
-            if (!con->send(frame)) _metrics.frames_sent.add(frames);
-        }
+        if (auto it = _sessions.find(h); it != _sessions.end()) it->second.out.send_text(text);
     }
 
     void error(hdl_t h, const char* code, const std::string& message, const std::string& ref,
@@ -1063,13 +805,13 @@ private:
         const keepalive_config rules{_config.ping_interval_ms, _config.idle_timeout_ms, _config.hello_timeout_ms};
         for (auto& [h, s] : _sessions) {
             websocketpp::lib::error_code ec;
-            if (!s.con || s.con->get_state() != websocketpp::session::state::open) continue;
+            if (!s.out.open()) continue;
             switch (keepalive_due(rules, s.alive, now)) {
             case keepalive_action::close_no_hello:
                 close(s, websocketpp::close::status::policy_violation, "hello required", "no_hello");
                 break;
             case keepalive_action::close_idle: close(s, websocketpp::close::status::going_away, "idle timeout", "idle"); break;
-            case keepalive_action::ping: s.con->ping("", ec); break;
+            case keepalive_action::ping: s.out.connection()->ping("", ec); break;
             case keepalive_action::none: break;
             }
         }
@@ -1081,11 +823,7 @@ private:
                 ++it;
             }
         }
-        // Rooms nobody here is in need no fan-out position: the relay sets it again with the next
-        // event (direct delivery waits for that).
-        for (auto it = _fanned.begin(); it != _fanned.end();) {
-            it = _members.count(it->first) ? std::next(it) : _fanned.erase(it);
-        }
+        _fanout.forget_empty_rooms();
     }
 
     void shutdown() {
@@ -1110,7 +848,10 @@ private:
     chat_metrics _metrics;
     std::unique_ptr<ops_sampler> _ops;  // set in run(), before the first request
     metrics::health_state _health;  // what /healthz says (set by the relay, the workers, the watchdog)
+    http_edge _http{{&_origins, &_metrics.refused, &_health, &_metrics.reg,
+                     [this] { return _ops ? _ops->samples_json() : std::string(); }, _config.ops_public, _config.web_root}};
     server_t _server;
+    std::unique_ptr<urgent_lane> _urgent;  // room events to sessions, ahead of the writes (set with Asio)
     std::unique_ptr<asio::steady_timer> _tick, _stop_timer;
     db_worker _writer;  // joins, leaves, sends, access checks, in arrival order
     db_worker _reader;  // replays
@@ -1118,19 +859,15 @@ private:
     room_access_cache _access{100000};
     room_presence _room_presence;  // who is in the rooms this process has sessions in, by their events
     std::map<hdl_t, session, std::owner_less<hdl_t>> _sessions;
-    // room -> its sessions on this process. The pointers stay valid while the entry exists:
-    // sessions and their room_state live in std::map nodes, erased only after the entry is.
-    struct member {
-        session* sess;
-        room_state* state;
-    };
-    std::map<std::string, std::map<hdl_t, member, std::owner_less<hdl_t>>> _members;
+    // Each session's session_room and session_output live in std::map nodes, erased only after
+    // the session has left _fanout.
+    session_output_config _output_rules{_config.max_buffered, &_metrics.frames_sent, _metrics.closed["slow_reader"]};
+    room_fanout _fanout{{10000, &_room_presence, &_metrics.fanned_writer, &_metrics.fanned_relay}};
     struct presence {
         int connections = 0;
         std::string name;  // as the user's first connection in the room gave it
     };
     std::map<std::string, std::map<std::string, presence>> _presence;  // room -> uid -> its sessions here
-    std::unordered_map<std::string, int64_t> _fanned;  // room -> last seq fanned out here (pruned: rooms without sessions)
     std::map<std::string, std::deque<steady::time_point>> _rooms_made;  // uid -> rooms it made, last minute
     uint64_t _next_session = 0;
     uint64_t _rejoins = 0;

@@ -1,0 +1,124 @@
+#include "room_fanout.h"
+
+#include <string_view>
+
+#include "protocol_codec.h"
+
+namespace stchat::chat {
+namespace {
+
+// The v1 frames of several events as one prepared message: one write to the socket.
+server_t::message_ptr together_frames(std::vector<event_frames>& frames) {
+    std::vector<server_t::message_ptr> v1;
+    v1.reserve(frames.size());
+    for (auto& f : frames) {
+        if (!f.v1) f.v1 = prepared_text(event_frame(f.event));
+        v1.push_back(f.v1);
+    }
+    return prepared_together(v1);
+}
+
+}  // namespace
+
+void deliver(const fanout_member& m, event_frames& frames) {
+    const room_event& e = frames.event;
+    if (e.seq <= m.state->last_seq) return;
+    m.state->last_seq = e.seq;
+    if (m.legacy) {
+        if (!frames.legacy) frames.legacy = prepared_text(legacy_event_frame(e));
+        return m.out->send(frames.legacy);
+    }
+    if (!frames.v1) frames.v1 = prepared_text(event_frame(e));
+    m.out->send(frames.v1);
+}
+
+void room_fanout::add(const std::string& room, uint64_t session, fanout_member member) {
+    _members[room][session] = member;
+}
+
+void room_fanout::remove(const std::string& room, uint64_t session) {
+    auto it = _members.find(room);
+    if (it == _members.end()) return;
+    it->second.erase(session);
+    if (it->second.empty()) _members.erase(it);
+}
+
+void room_fanout::relayed(const std::vector<room_event>& batch) {
+    std::vector<const room_event*> fresh;
+    fresh.reserve(batch.size());
+    for (const auto& e : batch) {
+        int64_t& last = _fanned[e.room];
+        if (e.seq <= last) continue;  // fanned out already, straight from the writer
+        last = e.seq;
+        fresh.push_back(&e);
+    }
+    if (_config.from_relay) _config.from_relay->add(fresh.size());
+    fan_out(fresh);
+}
+
+void room_fanout::own(const std::vector<room_event>& events) {
+    std::vector<const room_event*> next;
+    next.reserve(events.size());
+    for (const auto& e : events) {
+        auto it = _fanned.find(e.room);
+        if (it == _fanned.end() || e.seq != it->second + 1) continue;  // the relay brings it, in order
+        it->second = e.seq;
+        next.push_back(&e);
+    }
+    if (_config.from_writer) _config.from_writer->add(next.size());
+    fan_out(next);
+}
+
+void room_fanout::forget_empty_rooms() {
+    for (auto it = _fanned.begin(); it != _fanned.end();) {
+        it = _members.count(it->first) ? std::next(it) : _fanned.erase(it);
+    }
+}
+
+void room_fanout::fan_out(const std::vector<const room_event*>& events) {
+    if (events.empty()) return;
+    if (_config.presence) {
+        for (const room_event* e : events) _config.presence->apply(*e);
+    }
+    // Each room's events, in order (a batch interleaves rooms; a relay batch may hold 20,000
+    // events of as many rooms: grouped through a hash map, not a search per event).
+    std::vector<std::pair<const std::string*, std::vector<const room_event*>>> rooms;
+    std::unordered_map<std::string_view, size_t> index;
+    for (const room_event* e : events) {
+        auto [at, added] = index.try_emplace(e->room, rooms.size());
+        if (added) rooms.push_back({&e->room, {}});
+        rooms[at->second].second.push_back(e);
+    }
+    std::vector<frame_sink*> too_far;
+    for (const auto& [room, list] : rooms) {
+        auto it = _members.find(*room);
+        if (it == _members.end()) continue;
+        std::vector<event_frames> frames;
+        frames.reserve(list.size());
+        for (const room_event* e : list) frames.push_back({*e, nullptr, nullptr});
+        server_t::message_ptr together;  // every v1 frame of `list`, one message
+        // Nothing below changes _members: sessions come and go in handlers that run later.
+        for (auto& entry : it->second) {
+            const fanout_member& m = entry.second;
+            session_room& st = *m.state;
+            if (st.replaying) {
+                for (const room_event* e : list) {
+                    if (st.pending.size() >= _config.max_pending) {
+                        too_far.push_back(m.out);  // its replay cannot keep up with the room: resume later
+                        break;
+                    }
+                    st.pending.push_back(*e);
+                }
+            } else if (list.size() > 1 && !m.legacy && st.last_seq < list.front()->seq) {
+                if (!together) together = together_frames(frames);
+                st.last_seq = list.back()->seq;
+                m.out->send(together, list.size());
+            } else {
+                for (auto& f : frames) deliver(m, f);
+            }
+        }
+    }
+    for (frame_sink* out : too_far) out->close_slow();
+}
+
+}  // namespace stchat::chat

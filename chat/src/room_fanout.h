@@ -1,0 +1,93 @@
+#pragma once
+// Private to chat/: room events -> the sessions of this process in their rooms, each event to
+// each session once and in seq order.
+//
+// Events come two ways: the relay's batches (every event of the log, in log order: other
+// processes' events, the feeds, and this process's own) and the writer's commits (this
+// process's own events, fanned out at once when each is the next seq of its room here, without
+// waiting for the relay's read). `fanned` keeps each room's last seq fanned out, so whichever
+// way an event comes first wins and the other skips it.
+//
+// A session that joined is registered at once, but its replay (read from the database) comes
+// later: until then it is `replaying` and live events wait in its `pending` (bounded: past
+// k_max_pending it is closed to resume by `since`). A live session that has seen none of a
+// room's events of one batch gets them as one message of several frames, built once per room
+// and shared by every member (one write instead of one per event).
+//
+// Example: lobby fanned out to seq 41, alice live, bob replaying.
+//   own({lobby 42})              -> alice gets 42 now; bob's pending: 42
+//   own({lobby 44})              -> waits: 43 (another process's) is not fanned out yet
+//   relayed({lobby 42, 43, 44})  -> 42 skipped; alice gets 43 and 44 as one message
+//
+// Thread-safety: none; the chat's Asio thread only.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "room_presence.h"
+#include "session_output.h"
+#include "stchat/chat/room_log.h"
+
+namespace stchat::chat {
+
+// A session's place in one room.
+struct session_room {
+    uint64_t generation = 0;  // which join of the session this state belongs to
+    int64_t last_seq = 0;     // the last seq delivered to this session
+    bool replaying = true;    // live events wait in `pending` until the replay is delivered
+    std::vector<room_event> pending;
+};
+
+// A session as the fan-out sees it. The pointers stay valid while it is registered.
+struct fanout_member {
+    frame_sink* out;
+    bool legacy;
+    session_room* state;
+};
+
+// A room event's frames, built on first use and shared by every session they go to.
+struct event_frames {
+    const room_event& event;
+    server_t::message_ptr v1, legacy;
+};
+
+// One event to one session, if above its last seq (replay and live overlap).
+void deliver(const fanout_member& m, event_frames& frames);
+
+struct room_fanout_config {
+    size_t max_pending = 10000;             // live events kept for one session while its replay runs
+    room_presence* presence = nullptr;      // told every event fanned out (may be null)
+    metrics::counter* from_writer = nullptr;
+    metrics::counter* from_relay = nullptr;
+};
+
+class room_fanout {
+public:
+    explicit room_fanout(room_fanout_config config) : _config(config) {}
+
+    // `session` (a number unique to it) is in `room` now / no more.
+    void add(const std::string& room, uint64_t session, fanout_member member);
+    void remove(const std::string& room, uint64_t session);
+
+    // The relay's batch, in log order.
+    void relayed(const std::vector<room_event>& batch);
+    // Events this process appended, once their commit is acknowledged.
+    void own(const std::vector<room_event>& events);
+
+    // Rooms nobody here is in forget their last seq: the relay sets it again with their next
+    // event (the writer's events wait for that).
+    void forget_empty_rooms();
+
+    size_t rooms() const { return _members.size(); }
+
+private:
+    void fan_out(const std::vector<const room_event*>& events);
+
+    room_fanout_config _config;
+    std::unordered_map<std::string, std::map<uint64_t, fanout_member>> _members;  // room -> its sessions here
+    std::unordered_map<std::string, int64_t> _fanned;  // room -> last seq fanned out here
+};
+
+}  // namespace stchat::chat

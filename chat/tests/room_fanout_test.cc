@@ -1,0 +1,164 @@
+#define BOOST_TEST_MODULE room_fanout
+// The fan-out of room events to sessions (room_fanout.h) and the urgent lane that hands them to
+// the Asio thread (urgent_lane.h), without sockets or a database: sessions are recorders.
+#include <boost/test/unit_test.hpp>
+
+#include <thread>
+
+#include "../src/room_fanout.h"
+#include "../src/urgent_lane.h"
+
+using namespace stchat::chat;
+
+namespace {
+
+// A session that records what it was sent: each message's bytes and how many frames it holds.
+struct recorder final : frame_sink {
+    std::vector<std::pair<std::string, size_t>> messages;
+    bool closed_slow = false;
+    void send(const server_t::message_ptr& m, size_t frames) override {
+        messages.push_back({m->get_header() + m->get_payload(), frames});
+    }
+    void close_slow() override { closed_slow = true; }
+    // The seqs of every frame received, in order (each frame's JSON holds "seq":N).
+    std::vector<int64_t> seqs() const {
+        std::vector<int64_t> out;
+        for (const auto& [bytes, n] : messages) {
+            for (size_t at = bytes.find("\"seq\":"); at != std::string::npos; at = bytes.find("\"seq\":", at + 1)) {
+                out.push_back(std::stoll(bytes.substr(at + 6)));
+            }
+        }
+        return out;
+    }
+};
+
+room_event message(const std::string& room, int64_t seq) {
+    room_event e;
+    e.room = room;
+    e.seq = seq;
+    e.kind = "message";
+    e.user = "ann";
+    e.uid = "u-ann";
+    e.id = "m" + std::to_string(seq);
+    e.text = "hello " + std::to_string(seq);
+    e.position = 100 + seq;
+    return e;
+}
+
+struct live_session {
+    recorder out;
+    session_room state;
+    fanout_member member(bool legacy = false) { return {&out, legacy, &state}; }
+    live_session(int64_t last_seq = 0) {
+        state.replaying = false;
+        state.last_seq = last_seq;
+    }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(own_events_go_out_at_once_when_next_and_the_relay_brings_the_rest_in_order) {
+    room_fanout fanout({});
+    live_session alice;
+    fanout.add("lobby", 1, alice.member());
+    fanout.own({message("lobby", 1)});
+    BOOST_TEST(alice.out.messages.empty(), "a room's first event here comes by the relay: its last seq is not known yet");
+    fanout.relayed({message("lobby", 1)});
+    BOOST_TEST(alice.out.seqs() == std::vector<int64_t>({1}));
+    fanout.own({message("lobby", 2)});
+    BOOST_TEST(alice.out.seqs() == std::vector<int64_t>({1, 2}), "the next seq goes out straight from the writer");
+    fanout.own({message("lobby", 4)});
+    BOOST_TEST(alice.out.seqs() == std::vector<int64_t>({1, 2}), "4 waits while 3 (another process's) is not here");
+    fanout.relayed({message("lobby", 2), message("lobby", 3), message("lobby", 4)});
+    BOOST_TEST(alice.out.seqs() == std::vector<int64_t>({1, 2, 3, 4}), "the relay skips 2 and brings 3 and 4");
+}
+
+BOOST_AUTO_TEST_CASE(a_rooms_events_of_one_batch_are_one_message_per_live_session_built_once) {
+    room_fanout fanout({});
+    live_session alice, bob, carol(2);
+    fanout.add("lobby", 1, alice.member());
+    fanout.add("lobby", 2, bob.member());
+    fanout.add("lobby", 3, carol.member());  // has seen 1 and 2 already (its replay)
+    fanout.relayed({message("lobby", 1), message("other", 1), message("lobby", 2), message("lobby", 3)});
+    BOOST_REQUIRE_EQUAL(alice.out.messages.size(), 1u);
+    BOOST_TEST(alice.out.messages[0].second == 3u, "three frames in one message");
+    BOOST_TEST(alice.out.seqs() == std::vector<int64_t>({1, 2, 3}));
+    BOOST_TEST(bob.out.messages[0].first == alice.out.messages[0].first, "the same bytes for every member");
+    BOOST_TEST(carol.out.seqs() == std::vector<int64_t>({3}), "a session that saw part of the batch gets only the rest");
+    BOOST_TEST(alice.state.last_seq == 3);
+}
+
+BOOST_AUTO_TEST_CASE(a_replaying_session_keeps_live_events_until_its_bound_then_is_closed_to_resume) {
+    room_fanout fanout({3, nullptr, nullptr, nullptr});
+    live_session dave;
+    dave.state.replaying = true;
+    fanout.add("lobby", 1, dave.member());
+    fanout.relayed({message("lobby", 1), message("lobby", 2)});
+    BOOST_TEST(dave.out.messages.empty(), "nothing is sent while its replay runs");
+    BOOST_TEST(dave.state.pending.size() == 2u);
+    BOOST_TEST(!dave.out.closed_slow);
+    fanout.relayed({message("lobby", 3), message("lobby", 4)});
+    BOOST_TEST(dave.state.pending.size() == 3u, "pending is bounded");
+    BOOST_TEST(dave.out.closed_slow, "past the bound the session is closed to resume by since");
+}
+
+BOOST_AUTO_TEST_CASE(legacy_sessions_get_their_own_frames_one_by_one) {
+    room_fanout fanout({});
+    live_session old;
+    fanout.add("lobby", 1, old.member(true));
+    fanout.relayed({message("lobby", 1), message("lobby", 2)});
+    BOOST_REQUIRE_EQUAL(old.out.messages.size(), 2u);
+    BOOST_TEST(old.out.messages[0].first.find("\"seq\"") == std::string::npos, "the original protocol's frame");
+    BOOST_TEST(old.out.messages[0].first.find("hello 1") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_room_left_by_everyone_forgets_its_seq_and_own_events_wait_for_the_relay_again) {
+    room_fanout fanout({});
+    live_session alice;
+    fanout.add("lobby", 1, alice.member());
+    fanout.relayed({message("lobby", 1)});
+    fanout.remove("lobby", 1);
+    fanout.forget_empty_rooms();
+    BOOST_TEST(fanout.rooms() == 0u);
+    live_session bob;
+    fanout.add("lobby", 2, bob.member());
+    fanout.own({message("lobby", 7)});
+    BOOST_TEST(bob.out.messages.empty(), "7 may not be next: only the relay knows");
+    fanout.relayed({message("lobby", 7)});
+    BOOST_TEST(bob.out.seqs() == std::vector<int64_t>({7}));
+    BOOST_TEST(alice.out.seqs() == std::vector<int64_t>({1}), "a session that left gets nothing more");
+}
+
+BOOST_AUTO_TEST_CASE(urgent_work_runs_before_the_handlers_already_queued) {
+    asio::io_context io;
+    urgent_lane lane(io);
+    std::vector<std::string> order;
+    std::thread writer;
+    asio::post(io, [&] {
+        order.push_back("q0");
+        // Another thread hands work over while q1..q3 wait in the queue.
+        writer = std::thread([&] { lane.post([&] { order.push_back("urgent"); }); });
+        writer.join();
+    });
+    for (int i = 1; i <= 3; ++i) asio::post(io, [&, i] { order.push_back("q" + std::to_string(i)); });
+    asio::post(io, [&] { io.stop(); });
+    lane.run();
+    BOOST_TEST(order == std::vector<std::string>({"q0", "urgent", "q1", "q2", "q3"}),
+               "the lane's work runs right after the handler that was running, ahead of q1..q3");
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_loop_is_woken_for_urgent_work) {
+    asio::io_context io;
+    auto guard = asio::make_work_guard(io);  // nothing queued: run_one waits
+    urgent_lane lane(io);
+    bool ran = false;
+    std::thread writer([&] {
+        lane.post([&] {
+            ran = true;
+            io.stop();
+        });
+    });
+    lane.run();  // returns once the work has run and stopped the loop
+    writer.join();
+    BOOST_TEST(ran, "posted work woke the waiting loop and ran");
+}
