@@ -2,12 +2,14 @@
 // touched only there); a writer thread group-commits sends, joins and leaves and a reader thread
 // batches replay reads (db_worker); a key thread hashes and checks private rooms' keys; the relay
 // tails the log (log_relay); the lease renews this node and heals dead ones (node_lease).
-// Results travel back with asio::post.
+// Results travel back with asio::post; room events (a commit's, a relay batch) through the
+// urgent lane, ahead of the queued writes (urgent_lane).
 //
 // What a frame means is decided by protocol_codec; who a client is by identity; what a string
 // may hold by text_rules; when a session is pinged or idle by keepalive; who is in a room by
-// room_presence; a room's access by room_access_cache. This file is the sessions: what each may
-// do, and when.
+// room_presence; a room's access by room_access_cache; which session gets which room event by
+// room_fanout; how much a session may have waiting by session_output; what plain HTTP gets by
+// http_edge. This file is the sessions: what each may do, and when.
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
@@ -28,6 +30,7 @@
 
 #include "chat_metrics.h"
 #include "db_worker.h"
+#include "frame_cache.h"
 #include "http_edge.h"
 #include "identity.h"
 #include "keepalive.h"
@@ -64,6 +67,10 @@ constexpr size_t k_max_held = 256;        // frames kept while a join is checked
 constexpr size_t k_max_http_body = 1024;  // bytes of an HTTP request body
 constexpr double k_ping_burst = 20;
 constexpr size_t k_max_member_names = 200;  // names in a joined frame
+// Joins and leaves alone wait 100 ms to 1 s (longer while many members get them) to reach the
+// room's members, gathered: in a reconnect storm each member gets them in a few writes, not one
+// write per join (room_fanout.h).
+constexpr std::chrono::milliseconds k_presence_hold_min{100}, k_presence_hold_max{1000};
 
 struct session {
     session(double actions_per_second, double pings_per_second)
@@ -119,6 +126,7 @@ public:
         _server.clear_error_channels(websocketpp::log::elevel::all);
         _server.init_asio();
         _urgent = std::make_unique<urgent_lane>(_server.get_io_service());
+        _hold_timer = std::make_unique<asio::steady_timer>(_server.get_io_service());
         _server.set_reuse_addr(true);
         // Small frames go out at once: Nagle's algorithm would hold them for the peer's delayed ACK.
         _server.set_tcp_post_init_handler([this_ = &_server](websocketpp::connection_hdl h) {
@@ -662,20 +670,30 @@ private:
             c.presence_token = 0;  // later pages read no members
         }
         bool more = static_cast<int>(page.size()) == k_read_page;
-        for (const auto& e : page) {
-            if (buffered(s) > _config.max_buffered / 2) {
-                more = true;  // the rest of this page comes again with the next read
-                break;
+        size_t from = 0;  // the first event of the page this session has not seen
+        while (from < page.size() && page[from].seq <= st->last_seq) ++from;
+        server_t::message_ptr together =
+            !s.legacy && page.size() - from > 1 ? _frames.run(page, from) : nullptr;
+        if (together && buffered(s) + together->get_payload().size() <= _config.max_buffered / 2) {
+            // The rest of the page in one write, its frames shared with the same page's other replays.
+            s.out.send(together, page.size() - from);
+            st->last_seq = c.after = page.back().seq;
+        } else {
+            for (const auto& e : page) {
+                if (buffered(s) > _config.max_buffered / 2) {
+                    more = true;  // the rest of this page comes again with the next read
+                    break;
+                }
+                event_frames frames{e, s.legacy || e.seq <= st->last_seq ? nullptr : _frames.one(e), nullptr};
+                deliver({&s.out, s.legacy, st}, frames);
+                c.after = e.seq;
             }
-            event_frames frames{e, nullptr, nullptr};
-            deliver({&s.out, s.legacy, st}, frames);
-            c.after = e.seq;
         }
         if (more) return continue_replay(c);
         st->replaying = false;
         auto pending = std::move(st->pending);
         for (const auto& e : pending) {
-            event_frames frames{e, nullptr, nullptr};
+            event_frames frames{e, s.legacy || e.seq <= st->last_seq ? nullptr : _frames.one(e), nullptr};
             deliver({&s.out, s.legacy, st}, frames);
         }
     }
@@ -852,7 +870,7 @@ private:
                      [this] { return _ops ? _ops->samples_json() : std::string(); }, _config.ops_public, _config.web_root}};
     server_t _server;
     std::unique_ptr<urgent_lane> _urgent;  // room events to sessions, ahead of the writes (set with Asio)
-    std::unique_ptr<asio::steady_timer> _tick, _stop_timer;
+    std::unique_ptr<asio::steady_timer> _tick, _stop_timer, _hold_timer;
     db_worker _writer;  // joins, leaves, sends, access checks, in arrival order
     db_worker _reader;  // replays
     task_thread _keys;  // argon2id hashes and checks (see ~chat_server for the stop order)
@@ -861,8 +879,15 @@ private:
     std::map<hdl_t, session, std::owner_less<hdl_t>> _sessions;
     // Each session's session_room and session_output live in std::map nodes, erased only after
     // the session has left _fanout.
+    frame_cache _frames;  // replays' frames, shared by identical replays
     session_output_config _output_rules{_config.max_buffered, &_metrics.frames_sent, _metrics.closed["slow_reader"]};
-    room_fanout _fanout{{10000, &_room_presence, &_metrics.fanned_writer, &_metrics.fanned_relay}};
+    room_fanout _fanout{{10000, &_room_presence, &_metrics.fanned_writer, &_metrics.fanned_relay, k_presence_hold_min, k_presence_hold_max,
+                         [this](std::chrono::milliseconds delay) {
+                             _hold_timer->expires_after(delay);
+                             _hold_timer->async_wait([this](const std::error_code& ec) {
+                                 if (!ec) _fanout.flush_held();
+                             });
+                         }}};
     struct presence {
         int connections = 0;
         std::string name;  // as the user's first connection in the room gave it

@@ -1,5 +1,6 @@
 #include "room_fanout.h"
 
+#include <algorithm>
 #include <string_view>
 
 #include "protocol_codec.h"
@@ -75,9 +76,27 @@ void room_fanout::forget_empty_rooms() {
     }
 }
 
-void room_fanout::fan_out(const std::vector<const room_event*>& events) {
-    if (events.empty()) return;
-    if (_config.presence) {
+void room_fanout::flush_held() {
+    if (_held.empty()) return;
+    auto held = std::move(_held);
+    _held.clear();
+    _held_count = 0;
+    std::vector<const room_event*> all;
+    for (const auto& [room, list] : held) {
+        for (const auto& e : list) all.push_back(&e);
+    }
+    _last_flush_writes = fan_out(all, true);
+}
+
+std::chrono::milliseconds room_fanout::next_hold() const {
+    auto budget = std::chrono::milliseconds(_last_flush_writes / 5);  // 20 µs a write, ×10
+    return std::clamp(budget, _config.hold_min, _config.hold_max);
+}
+
+size_t room_fanout::fan_out(const std::vector<const room_event*>& events, bool flushing) {
+    size_t writes = 0;
+    if (events.empty()) return writes;
+    if (_config.presence && !flushing) {
         for (const room_event* e : events) _config.presence->apply(*e);
     }
     // Each room's events, in order (a batch interleaves rooms; a relay batch may hold 20,000
@@ -90,9 +109,30 @@ void room_fanout::fan_out(const std::vector<const room_event*>& events) {
         rooms[at->second].second.push_back(e);
     }
     std::vector<frame_sink*> too_far;
-    for (const auto& [room, list] : rooms) {
+    std::vector<room_event> taken;  // held events a message takes along
+    for (auto& [room, list] : rooms) {
         auto it = _members.find(*room);
         if (it == _members.end()) continue;
+        if (!flushing && _config.hold_max.count() > 0) {
+            bool presence_only = true;
+            for (const room_event* e : list) presence_only = presence_only && (e->kind == "join" || e->kind == "leave");
+            if (presence_only && _held_count + list.size() <= 10000) {
+                bool first = _held.empty();
+                auto& held = _held[*room];
+                for (const room_event* e : list) held.push_back(*e);
+                _held_count += list.size();
+                if (first && _config.on_hold) _config.on_hold(next_hold());
+                continue;
+            }
+            if (auto h = _held.find(*room); h != _held.end()) {
+                taken = std::move(h->second);
+                _held_count -= taken.size();
+                _held.erase(h);
+                std::vector<const room_event*> before;
+                for (const auto& e : taken) before.push_back(&e);
+                list.insert(list.begin(), before.begin(), before.end());
+            }
+        }
         std::vector<event_frames> frames;
         frames.reserve(list.size());
         for (const room_event* e : list) frames.push_back({*e, nullptr, nullptr});
@@ -113,12 +153,15 @@ void room_fanout::fan_out(const std::vector<const room_event*>& events) {
                 if (!together) together = together_frames(frames);
                 st.last_seq = list.back()->seq;
                 m.out->send(together, list.size());
+                ++writes;
             } else {
                 for (auto& f : frames) deliver(m, f);
+                writes += frames.size();
             }
         }
     }
     for (frame_sink* out : too_far) out->close_slow();
+    return writes;
 }
 
 }  // namespace stchat::chat

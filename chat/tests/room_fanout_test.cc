@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "../src/frame_cache.h"
 #include "../src/room_fanout.h"
 #include "../src/urgent_lane.h"
 
@@ -161,4 +162,80 @@ BOOST_AUTO_TEST_CASE(an_idle_loop_is_woken_for_urgent_work) {
     lane.run();  // returns once the work has run and stopped the loop
     writer.join();
     BOOST_TEST(ran, "posted work woke the waiting loop and ran");
+}
+
+namespace {
+room_event presence_event(const std::string& room, int64_t seq, const char* kind) {
+    room_event e = message(room, seq);
+    e.kind = kind;
+    e.id.clear();
+    e.text.clear();
+    return e;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(joins_and_leaves_are_held_back_and_a_message_takes_them_along_in_order) {
+    std::vector<std::chrono::milliseconds> armed;
+    room_fanout_config config;
+    config.hold_min = std::chrono::milliseconds(100);
+    config.hold_max = std::chrono::milliseconds(1000);
+    config.on_hold = [&](std::chrono::milliseconds delay) { armed.push_back(delay); };
+    room_fanout fanout(config);
+    live_session alice, bob;
+    fanout.add("lobby", 1, alice.member());
+    fanout.add("dev", 2, bob.member());
+    fanout.relayed({presence_event("lobby", 1, "join"), presence_event("dev", 1, "join")});
+    BOOST_TEST(alice.out.messages.empty(), "a join alone waits");
+    BOOST_REQUIRE_EQUAL(armed.size(), 1u);
+    BOOST_TEST(armed[0].count() == 100, "the shortest hold while nobody was written to");
+    fanout.relayed({presence_event("lobby", 2, "leave")});
+    BOOST_TEST(armed.size() == 1u, "one flush is due for everything held");
+    fanout.relayed({message("lobby", 3)});
+    BOOST_REQUIRE_EQUAL(alice.out.messages.size(), 1u);
+    BOOST_TEST(alice.out.seqs() == std::vector<int64_t>({1, 2, 3}), "the message took lobby's held events along, first");
+    BOOST_TEST(alice.out.messages[0].second == 3u, "in one write");
+    BOOST_TEST(bob.out.messages.empty(), "dev's join still waits");
+    fanout.flush_held();
+    BOOST_TEST(bob.out.seqs() == std::vector<int64_t>({1}), "the flush brings the rest");
+    fanout.own({presence_event("dev", 2, "join")});
+    BOOST_TEST(bob.out.seqs() == std::vector<int64_t>({1}), "own joins are held too");
+    fanout.flush_held();
+    BOOST_TEST(bob.out.seqs() == std::vector<int64_t>({1, 2}));
+}
+
+BOOST_AUTO_TEST_CASE(the_hold_grows_with_the_writes_a_flush_made) {
+    std::vector<std::chrono::milliseconds> armed;
+    room_fanout_config config;
+    config.hold_min = std::chrono::milliseconds(100);
+    config.hold_max = std::chrono::milliseconds(1000);
+    config.on_hold = [&](std::chrono::milliseconds delay) { armed.push_back(delay); };
+    room_fanout fanout(config);
+    std::vector<std::unique_ptr<live_session>> members;
+    for (uint64_t i = 0; i < 3000; ++i) {
+        members.push_back(std::make_unique<live_session>());
+        fanout.add("big", i, members.back()->member());
+    }
+    fanout.relayed({presence_event("big", 1, "join")});
+    fanout.flush_held();  // 3,000 writes: ~60 ms at 20 µs each
+    fanout.relayed({presence_event("big", 2, "join")});
+    BOOST_REQUIRE_EQUAL(armed.size(), 2u);
+    BOOST_TEST(armed[1].count() == 600, "ten times the last flush's cost");
+    for (const auto& m : members) BOOST_TEST_REQUIRE(m->out.seqs() == std::vector<int64_t>({1}));
+}
+
+BOOST_AUTO_TEST_CASE(a_replay_page_is_framed_once_and_shared_as_one_message) {
+    frame_cache cache;
+    std::vector<room_event> page = {message("lobby", 41), message("lobby", 42), message("lobby", 43)};
+    auto all = cache.run(page, 0);
+    BOOST_TEST(cache.run(page, 0) == all, "the same page, the same message");
+    std::string bytes = all->get_payload();
+    BOOST_TEST(bytes == cache.one(page[0])->get_header() + cache.one(page[0])->get_payload() +
+                            cache.one(page[1])->get_header() + cache.one(page[1])->get_payload() +
+                            cache.one(page[2])->get_header() + cache.one(page[2])->get_payload(),
+               "each frame whole, one after the other");
+    auto tail = cache.run(page, 1);
+    BOOST_TEST(tail != all, "a page's rest is another entry");
+    BOOST_TEST(tail->get_payload().find("hello 41") == std::string::npos);
+    for (int i = 0; i < 5000; ++i) cache.one(message("big", i));
+    BOOST_TEST(cache.size() <= frame_cache::k_max_entries, "bounded");
 }
