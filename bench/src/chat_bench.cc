@@ -301,6 +301,24 @@ struct run_result {
     double delivered_fraction = 0;  // of the frames the sends should make
 };
 
+// Before the first run: one message per room, waited for by every member. The chat server
+// gathers joins and leaves for up to a second (docs/protocol.md) and a message takes its room's
+// along: without this, the first run's first messages would carry the joins of everyone who
+// just connected (1,000 × 1,000 frames) and time that instead of the messages.
+void settle(load_client& client, const std::vector<hdl_t>& users, int rooms, const std::string& tag) {
+    client.start_recording();
+    for (int room = 0; room < rooms && room < static_cast<int>(users.size()); ++room) {
+        client.send(users[static_cast<size_t>(room)], R"({"type":"send","room":"bench-)" + std::to_string(room) +
+                                                          R"(","id":")" + tag + "-" + std::to_string(room) +
+                                                          R"(","text":"t)" + std::to_string(now_ns()) + R"("})");
+    }
+    auto deadline = clock_t_::now() + std::chrono::seconds(30);
+    while (client.delivered() < static_cast<int64_t>(users.size()) && clock_t_::now() < deadline && !stop_requested()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling a counter, not syncing
+    }
+    client.stop_recording();
+}
+
 // One measured run: S sends/s for `seconds`, round-robin over the users; waits for every frame
 // (each send reaches every member of its room) or 10 s after the last send.
 run_result measure(load_client& client, const std::vector<hdl_t>& users, const chat_bench_config& c,
@@ -373,6 +391,8 @@ chat_bench_result run_chat_bench(const chat_bench_config& c) {
         std::fflush(stdout);
         auto chat_users = client.connect("ws://127.0.0.1:" + std::to_string(chat_port) + "/", c.users, c.rooms, "bench-");
         auto plain_users = client.connect("ws://127.0.0.1:" + std::to_string(plain_port) + "/", c.users, c.rooms, "bench-");
+        settle(client, chat_users, c.rooms, "settle-c");
+        settle(client, plain_users, c.rooms, "settle-p");
         std::vector<run_result> chat_runs, plain_runs;
         for (int run = 1; run <= c.runs && !stop_requested(); ++run) {
             for (bool is_chat : {true, false}) {
