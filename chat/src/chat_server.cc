@@ -569,12 +569,13 @@ private:
             r.with_members = with_members;
             return r;
         };
-        if (!first) return read_replay(c, start(0));
+        if (!first) return start_replay(c, start(0));
         // The join is group-committed with the other sends, joins and leaves; its replay is read
-        // with the other joins' replays.
-        _writer.send({{room, who, request, "", append_kind::join}, [this, c, start](room_ack ack, send_outcome outcome) {
+        // with the other joins' replays (or comes from memory).
+        auto& io = _server.get_io_service();
+        _writer.send({{room, who, request, "", append_kind::join}, [this, c, start, &io](room_ack ack, send_outcome outcome) {
                           if (outcome != send_outcome::stored) return replay_failed(c);
-                          read_replay(c, start(ack.seq));
+                          asio::post(io, [this, c, r = start(ack.seq)] { start_replay(c, r); });
                       }});
     }
     // A replay goes page by page, each page read on the reader thread and delivered here, and
@@ -591,8 +592,26 @@ private:
         uint64_t presence_token;  // non-zero: the first read also reads who is in the room
     };
 
+    // A replay's next page: from the room's recent events this process remembers when they reach
+    // back far enough and who is in the room is known (room_fanout::recent), else read.
+    // Asio thread.
+    void start_replay(replay_cursor c, const room_read& r) {
+        if (!r.with_members && _room_presence.known(c.room)) {
+            if (auto page = _fanout.recent(r, k_read_page)) {
+                _metrics.replays_from_memory.add();
+                if (c.first) {
+                    c.head = page->head;
+                    c.after = r.from_head ? std::max<int64_t>(0, page->head - r.after_seq) : r.after_seq;
+                }
+                return replay_page(c, false, page->events);
+            }
+        }
+        read_replay(c, r);
+    }
+
     // Reads a page on the reader thread (batched with the other sessions' reads), delivered by
-    // replay_page. The first read also fixes where the replay starts, from the room's head.
+    // replay_page. The first read also fixes where the replay starts, from the room's head. A
+    // complete page (up to the head) is remembered for the room's next replays.
     // Any thread.
     void read_replay(replay_cursor c, room_read r) {
         auto& io = _server.get_io_service();
@@ -603,7 +622,9 @@ private:
                               c.after = r.from_head ? std::max<int64_t>(0, page->head - r.after_seq)
                                                     : std::min(r.after_seq, page->head);
                           }
-                          asio::post(io, [this, c, r, events = page->events, members = page->members] {
+                          int64_t after = c.first ? c.after : r.after_seq;
+                          asio::post(io, [this, c, r, after, head = page->head, events = page->events, members = page->members] {
+                              if (static_cast<int>(events->size()) < k_read_page) _fanout.learn(c.room, after, *events, head);
                               if (r.with_members) {
                                   if (members) _room_presence.seed(c.room, c.presence_token, members->as_of_position, members->members);
                                   else _room_presence.failed(c.room, c.presence_token);
@@ -703,7 +724,7 @@ private:
         session* sp = nullptr;
         if (!replay_state(c, &sp)) return;
         if (buffered(*sp) <= _config.max_buffered / 4) {
-            return read_replay(c, {c.room, c.after, false});
+            return start_replay(c, {c.room, c.after, false});
         }
         auto timer = std::make_shared<asio::steady_timer>(_server.get_io_service(), std::chrono::milliseconds(10));
         timer->async_wait([this, c, timer](const std::error_code& ec) {

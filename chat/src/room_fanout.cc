@@ -52,6 +52,7 @@ void room_fanout::relayed(const std::vector<room_event>& batch) {
         if (e.seq <= last) continue;  // fanned out already, straight from the writer
         last = e.seq;
         fresh.push_back(&e);
+        remember(e);
     }
     if (_config.from_relay) _config.from_relay->add(fresh.size());
     fan_out(fresh);
@@ -65,6 +66,7 @@ void room_fanout::own(const std::vector<room_event>& events) {
         if (it == _fanned.end() || e.seq != it->second + 1) continue;  // the relay brings it, in order
         it->second = e.seq;
         next.push_back(&e);
+        remember(e);
     }
     if (_config.from_writer) _config.from_writer->add(next.size());
     fan_out(next);
@@ -73,6 +75,75 @@ void room_fanout::own(const std::vector<room_event>& events) {
 void room_fanout::forget_empty_rooms() {
     for (auto it = _fanned.begin(); it != _fanned.end();) {
         it = _members.count(it->first) ? std::next(it) : _fanned.erase(it);
+    }
+    for (auto it = _recent.begin(); it != _recent.end();) {
+        if (_members.count(it->first)) {
+            ++it;
+        } else {
+            _recent_total -= it->second.size();
+            it = _recent.erase(it);
+        }
+    }
+}
+
+void room_fanout::remember(const room_event& e) {
+    if (!_members.count(e.room)) return;  // nobody here to replay it to
+    auto& q = _recent[e.room];
+    if (!q.empty() && e.seq <= q.back().seq) return;  // learned from a read already
+    if (!q.empty() && e.seq != q.back().seq + 1) {   // a gap: start again from here
+        _recent_total -= q.size();
+        q.clear();
+    }
+    q.push_back(e);
+    ++_recent_total;
+    if (q.size() > k_recent_per_room) {
+        q.pop_front();
+        --_recent_total;
+    }
+    if (_recent_total > k_recent_total) {
+        _recent.clear();
+        _recent_total = 0;
+    }
+}
+
+std::optional<room_fanout::recent_page> room_fanout::recent(const room_read& r, size_t limit) const {
+    auto it = _recent.find(r.room);
+    if (it == _recent.end() || it->second.empty()) return std::nullopt;
+    const auto& q = it->second;
+    int64_t first = q.front().seq, head = q.back().seq;
+    if (auto f = _fanned.find(r.room); f != _fanned.end() && head < f->second) return std::nullopt;
+    int64_t after = r.from_head ? std::max<int64_t>(0, head - r.after_seq) : r.after_seq;
+    if (after > head || after + 1 < first) return std::nullopt;  // beyond, or before, what is remembered
+    recent_page page;
+    page.head = head;
+    for (size_t i = static_cast<size_t>(after + 1 - first); i < q.size() && page.events.size() < limit; ++i) {
+        page.events.push_back(q[i]);
+    }
+    return page;
+}
+
+void room_fanout::learn(const std::string& room, int64_t after, const std::vector<room_event>& page, int64_t head) {
+    if (page.empty() || !_members.count(room)) return;
+    // Only a page of consecutive seqs from after + 1 to head.
+    if (page.front().seq != after + 1 || page.back().seq != head ||
+        page.back().seq - page.front().seq + 1 != static_cast<int64_t>(page.size())) {
+        return;
+    }
+    auto& q = _recent[room];
+    if (q.empty()) {
+        q.assign(page.begin(), page.end());
+        _recent_total += page.size();
+    } else if (page.front().seq < q.front().seq && head + 1 >= q.front().seq) {
+        int64_t first = q.front().seq;
+        for (auto e = page.rbegin(); e != page.rend(); ++e) {
+            if (e->seq >= first) continue;
+            q.push_front(*e);
+            ++_recent_total;
+        }
+    }
+    while (q.size() > k_recent_per_room) {
+        q.pop_front();
+        --_recent_total;
     }
 }
 

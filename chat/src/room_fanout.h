@@ -22,6 +22,8 @@
 // Thread-safety: none; the chat's Asio thread only.
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <optional>
 #include <functional>
 #include <map>
 #include <string>
@@ -90,6 +92,27 @@ public:
     // Fans out the joins and leaves held back.
     void flush_held();
 
+    // ---- replays from memory ----
+    // The last events of each room that has members here (up to k_recent_per_room, consecutive
+    // seqs reaching at least the last one fanned out): a join whose replay they cover is
+    // answered from here, not read from the database. In a reconnect storm the first join of a
+    // room reads (and teaches this its page, learn()); the room's other members replay from
+    // memory. Complete because the session is registered first: whatever is fanned out after
+    // this answer reaches it live.
+    // Example: lobby remembered 41..90, fanned out to 90.
+    //   recent({"lobby", 40})  -> 41..90, head 90;   recent({"lobby", 20}) -> nullopt (read it)
+    //   recent({"lobby", 10, from_head}) -> 81..90, head 90
+    static constexpr size_t k_recent_per_room = 256;
+    static constexpr size_t k_recent_total = 200000;  // past it every room's memory is dropped
+    struct recent_page {
+        std::vector<room_event> events;  // at most `limit`
+        int64_t head = 0;                // the room's last seq this process knows
+    };
+    std::optional<recent_page> recent(const room_read& r, size_t limit) const;
+    // A page read from the database: the events after `after` up to `head` (complete), kept
+    // when they join up with what is remembered (or nothing is).
+    void learn(const std::string& room, int64_t after, const std::vector<room_event>& page, int64_t head);
+
     // Rooms nobody here is in forget their last seq: the relay sets it again with their next
     // event (the writer's events wait for that).
     void forget_empty_rooms();
@@ -99,6 +122,7 @@ public:
 private:
     // Returns the writes it made.
     size_t fan_out(const std::vector<const room_event*>& events, bool flushing = false);
+    void remember(const room_event& e);
     std::chrono::milliseconds next_hold() const;
 
     room_fanout_config _config;
@@ -107,6 +131,8 @@ private:
     std::unordered_map<std::string, std::vector<room_event>> _held;  // room -> its joins and leaves held back
     size_t _held_count = 0;
     size_t _last_flush_writes = 0;
+    std::unordered_map<std::string, std::deque<room_event>> _recent;  // room -> its last events
+    size_t _recent_total = 0;
 };
 
 }  // namespace stchat::chat

@@ -239,3 +239,58 @@ BOOST_AUTO_TEST_CASE(a_replay_page_is_framed_once_and_shared_as_one_message) {
     for (int i = 0; i < 5000; ++i) cache.one(message("big", i));
     BOOST_TEST(cache.size() <= frame_cache::k_max_entries, "bounded");
 }
+
+namespace {
+std::vector<int64_t> seqs_of(const std::vector<room_event>& events) {
+    std::vector<int64_t> out;
+    for (const auto& e : events) out.push_back(e.seq);
+    return out;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(recent_events_answer_a_replay_only_when_they_reach_back_far_enough) {
+    room_fanout fanout({});
+    live_session alice;
+    fanout.add("lobby", 1, alice.member());
+    fanout.relayed({message("lobby", 41)});
+    for (int64_t seq = 42; seq <= 50; ++seq) fanout.own({message("lobby", seq)});
+    auto page = fanout.recent({"lobby", 45, false, false}, 200);
+    BOOST_REQUIRE(page.has_value());
+    BOOST_TEST(seqs_of(page->events) == std::vector<int64_t>({46, 47, 48, 49, 50}));
+    BOOST_TEST(page->head == 50);
+    BOOST_TEST(fanout.recent({"lobby", 40, false, false}, 200).has_value(), "since 40: 41.. is remembered");
+    BOOST_TEST(!fanout.recent({"lobby", 39, false, false}, 200).has_value(), "40 is not: read it");
+    BOOST_TEST(!fanout.recent({"lobby", 51, false, false}, 200).has_value(), "beyond the head: the database decides");
+    BOOST_TEST(fanout.recent({"lobby", 50, false, false}, 200)->events.empty(), "nothing after the head");
+    auto last = fanout.recent({"lobby", 3, true, false}, 200);
+    BOOST_TEST(seqs_of(last->events) == std::vector<int64_t>({48, 49, 50}), "the last 3");
+    BOOST_TEST(!fanout.recent({"lobby", 20, true, false}, 200).has_value(), "the last 20 reach before 41");
+    BOOST_TEST(fanout.recent({"lobby", 45, false, false}, 2)->events.size() == 2u, "a page at most `limit`");
+    BOOST_TEST(!fanout.recent({"dev", 0, false, false}, 200).has_value(), "a room with nothing remembered");
+}
+
+BOOST_AUTO_TEST_CASE(a_read_page_teaches_a_rooms_recent_events_and_a_gap_starts_them_again) {
+    room_fanout fanout({});
+    live_session alice;
+    fanout.add("lobby", 1, alice.member());
+    std::vector<room_event> page = {message("lobby", 11), message("lobby", 12), message("lobby", 13)};
+    fanout.learn("lobby", 10, page, 14);  // not up to the head: not complete
+    BOOST_TEST(!fanout.recent({"lobby", 10, false, false}, 200).has_value(), "an incomplete page is not learned");
+    fanout.learn("lobby", 10, page, 13);
+    BOOST_TEST(seqs_of(fanout.recent({"lobby", 10, false, false}, 200)->events) == std::vector<int64_t>({11, 12, 13}));
+    fanout.relayed({message("lobby", 13), message("lobby", 14)});
+    BOOST_TEST(seqs_of(fanout.recent({"lobby", 12, false, false}, 200)->events) == std::vector<int64_t>({13, 14}),
+               "fanned-out events continue what was learned");
+    fanout.relayed({message("lobby", 16)});  // 15 skipped: cannot happen in one room, but must not be papered over
+    BOOST_TEST(!fanout.recent({"lobby", 12, false, false}, 200).has_value(), "after a gap only what follows it is trusted");
+    BOOST_TEST(seqs_of(fanout.recent({"lobby", 15, false, false}, 200)->events) == std::vector<int64_t>({16}));
+    fanout.learn("lobby", 10, {message("lobby", 11), message("lobby", 12), message("lobby", 13), message("lobby", 14),
+                               message("lobby", 15)}, 15);
+    BOOST_TEST(seqs_of(fanout.recent({"lobby", 12, false, false}, 200)->events) == std::vector<int64_t>({13, 14, 15, 16}),
+               "an older page that joins up is put in front");
+    fanout.relayed({message("other", 1)});
+    BOOST_TEST(!fanout.recent({"other", 0, false, false}, 200).has_value(), "rooms nobody here is in are not remembered");
+    fanout.remove("lobby", 1);
+    fanout.forget_empty_rooms();
+    BOOST_TEST(!fanout.recent({"lobby", 12, false, false}, 200).has_value(), "forgotten with the room");
+}
