@@ -176,6 +176,8 @@ public:
                                              : "cannot listen on port " + std::to_string(_config.port) + ": " + ec.message());
             }
         }
+        // Before the first connection: a killed predecessor's users leave before they come back.
+        heal_earlier_nodes_of_this_port(_config.store, _node);
         _server.start_accept();
         _tick = std::make_unique<asio::steady_timer>(_server.get_io_service());
         schedule_tick();

@@ -20,6 +20,28 @@ std::string make_node_name(int port) {
     return "chat@" + std::string(host) + ":" + std::to_string(port) + "/" + std::to_string(us);
 }
 
+int heal_earlier_nodes_of_this_port(const eventstore::store_config& store, const std::string& self) {
+    auto slash = self.rfind('/');
+    if (slash == std::string::npos || self.find(":0/") != std::string::npos) return 0;  // no fixed port
+    std::string prefix = self.substr(0, slash + 1);
+    int leaves = 0;
+    try {
+        auto sql = eventstore::make_sql_session(store);
+        for (const auto& row : sql->exec("SELECT node FROM chat_node WHERE left(node, length($1)) = $1 AND node <> $2",
+                                         {prefix, self})) {
+            std::string node = row.at(0).value_or("");
+            auto healed = sql->exec("SELECT heal_chat_node($1, interval '0 seconds')", {node});
+            int n = std::stoi(healed.at(0).at(0).value_or("0"));
+            if (n > 0) log::warn(k_component, "healed chat node " + node + " (an earlier process on this port): " +
+                                                  std::to_string(n) + " leave(s) appended");
+            leaves += n;
+        }
+    } catch (const std::exception& e) {
+        log::warn(k_component, std::string("cannot heal the earlier processes of this port now (the lease will): ") + e.what());
+    }
+    return leaves;
+}
+
 node_lease::node_lease(node_lease_config config) : _config(std::move(config)) {
     // No call may outlive a stop by more than this (the calls take milliseconds).
     if (!_config.store.statement_timeout_ms || *_config.store.statement_timeout_ms > 3000) {

@@ -51,4 +51,16 @@ private:
 // "chat@<host>:<port>/<microseconds since the epoch>": what names this process in chat_node.
 std::string make_node_name(int port);
 
+// Heals at once the earlier nodes of this host and port (`self` minus its start time): a port is
+// held by one process at a time, so once this process listens on it they are dead, lease or no
+// lease. Called after listening and before accepting, so that the leaves of a process that was
+// killed and restarted come before its users' joins again (exit, then join: a room, its members
+// and chat_log never show a user who is there as gone). Returns the leaves appended; a failure
+// (Postgres away) is logged and left to the lease's heal. A node of another machine with the
+// same host name and port, healed by mistake, hears it at its next renewal and joins its users
+// again.
+// Example: "chat@web1:8888/1764480000123456" starts; "chat@web1:8888/1764470000000000" was
+//   SIGKILLed 3 s ago with alice in lobby -> 1 leave appended now, not 15 s later.
+int heal_earlier_nodes_of_this_port(const eventstore::store_config& store, const std::string& self);
+
 }  // namespace stchat::chat

@@ -124,3 +124,48 @@ BOOST_AUTO_TEST_CASE(a_process_healed_while_stopped_joins_its_users_again) {
     BOOST_TEST(db.scalar(count_of("chat.leave", "erin")) == 2, "her own leave on the clean stop");
     BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE type = 'chat.leave' AND metadata->>'healed' = 'true'") == 1);
 }
+
+BOOST_AUTO_TEST_CASE(a_process_started_again_on_its_port_heals_its_killed_predecessor_before_anyone_joins_again) {
+    scratch_database db("heal_port");
+    temp_dir logs;
+    int port = free_port();
+    // A lease of a minute: any heal within this test is the restart's, not the lease's.
+    auto start = [&](const std::string& log) {
+        auto p = std::make_unique<child_process>(
+            std::vector<std::string>{stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(port),
+                                     "--node-lease", "60"},
+            log);
+        p->start();
+        wait_until([&] { return http_get(port, "/healthz") == "ok\n"; }, 20s, "chat process up");
+        return p;
+    };
+    std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/";
+    auto first = start(logs.path() + "/first.log");
+    auto alice = joined(url, "alice", "lobby");
+    auto bob = joined(url, "bob", "lobby");
+    first->kill(SIGKILL);
+    first->wait();
+    alice.reset();
+    bob.reset();
+    auto second = start(logs.path() + "/second.log");
+    // Healthy means accepting: by then the earlier process's users have left, once each.
+    BOOST_TEST(db.scalar(count_of("chat.leave", "alice")) == 1, "alice's leave appended at the restart, not a lease later");
+    BOOST_TEST(db.scalar(count_of("chat.leave", "bob")) == 1, "bob's too");
+    auto again = joined(url, "alice", "lobby");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log j, event_log l WHERE j.stream = 'room.lobby' AND "
+                         "l.stream = 'room.lobby' AND j.type = 'chat.join' AND l.type = 'chat.leave' AND "
+                         "j.data->>'user' = 'alice' AND l.data->>'user' = 'alice' AND j.position > l.position") == 1,
+               "alice's join again comes after her leave");
+    child_process project({stchat_binary(), "project", "--database", db.uri(), "--once", "--only", "chat_log"},
+                          logs.path() + "/project.log");
+    project.start();
+    BOOST_REQUIRE(project.wait() == 0);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM (SELECT action FROM chat_log WHERE username = 'alice' ORDER BY seq DESC "
+                         "LIMIT 1) last WHERE action = 'join'") == 1,
+               "chat_log's last word on alice: she is there");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM (SELECT action FROM chat_log WHERE username = 'bob' ORDER BY seq DESC "
+                         "LIMIT 1) last WHERE action = 'exit'") == 1,
+               "and bob, who did not come back, is not");
+    std::string log = read_file(logs.path() + "/second.log");
+    BOOST_TEST(log.find("an earlier process on this port") != std::string::npos, log);
+}
