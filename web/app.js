@@ -282,6 +282,8 @@ function flush() {
     if (r.seqs.has(e.seq)) continue;
     r.first = Math.min(r.first, e.seq);
     if (record(r, e) && r.name === current) redraw = true;
+    // A crashed server's share of a user who came back through another: not a leave to show or count.
+    if (e.still_here) continue;
     // Who is here: the joined frame's count and names (yourself included), then each later join
     // and leave (per uid: two people of one name count twice, one person's second join once).
     if (e.kind === "join" && e.seq > r.head && e.uid !== me.uid && !r.here.has(e.uid)) {

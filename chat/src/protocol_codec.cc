@@ -309,6 +309,10 @@ std::string event_frame(const room_event& e, bool history) {
             put(w, "id", e.id);
             put(w, "text", e.text);
         }
+        if (e.still_here) {
+            w.Key("still_here");
+            w.Bool(true);
+        }
         put(w, "ts", iso_time(e.ts_us));
     });
 }

@@ -26,6 +26,7 @@ void deliver(const fanout_member& m, event_frames& frames) {
     if (e.seq <= m.state->last_seq) return;
     m.state->last_seq = e.seq;
     if (m.legacy) {
+        if (e.still_here) return;  // not news in the original protocol's words: the user is still here
         if (!frames.legacy) frames.legacy = prepared_text(legacy_event_frame(e));
         return m.out->send(frames.legacy);
     }

@@ -179,6 +179,7 @@ std::optional<room_event> room_event_of(const eventstore::recorded_event& e) {
     r.uid = member(d, "uid");
     r.id = member(d, "id");
     r.text = member(d, "text");
+    r.still_here = r.kind == "leave" && d.HasMember("still_here") && d["still_here"].IsBool() && d["still_here"].GetBool();
     r.ts_us = e.recorded_at_us;
     if (r.kind != "message" && !e.metadata_json.empty()) {
         rapidjson::Document m;

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <boost/test/unit_test.hpp>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -168,4 +169,55 @@ BOOST_AUTO_TEST_CASE(a_process_started_again_on_its_port_heals_its_killed_predec
                "and bob, who did not come back, is not");
     std::string log = read_file(logs.path() + "/second.log");
     BOOST_TEST(log.find("an earlier process on this port") != std::string::npos, log);
+}
+
+BOOST_AUTO_TEST_CASE(a_user_who_came_back_through_another_process_stays_when_the_dead_one_is_healed) {
+    scratch_database db("heal_still_here");
+    temp_dir logs;
+    chat_node_process doomed(db, logs.path() + "/doomed.log");
+    chat_node_process b(db, logs.path() + "/b.log");
+    auto alice = std::make_unique<ws_client>(doomed.url(), "stchat.v1");
+    alice->send(R"({"type":"hello","name":"alice"})");
+    std::string token = alice->next_of("welcome")["token"].GetString();
+    alice->send(R"({"type":"join","room":"lobby"})");
+    alice->next_of("joined");
+    auto dave = joined(doomed.url(), "dave", "lobby");
+    auto bob = joined(b.url(), "bob", "lobby");
+    doomed.proc.kill(SIGKILL);
+    doomed.proc.wait();
+    alice.reset();
+    dave.reset();
+    // Alice comes back through b, as herself (her token); dave does not come back.
+    auto alice_again = std::make_unique<ws_client>(b.url(), "stchat.v1");
+    alice_again->send(R"({"type":"hello","token":")" + token + R"("})");
+    alice_again->next_of("welcome");
+    alice_again->send(R"({"type":"join","room":"lobby"})");
+    alice_again->next_of("joined");
+    // Bob sees both leaves of the dead process: dave's a leave, alice's marked still_here.
+    std::map<std::string, bool> leaves;  // user -> still_here
+    wait_until([&] {
+        auto ev = bob->next_of("event", 20s);
+        if (std::string(ev["kind"].GetString()) == "leave") {
+            leaves[ev["user"].GetString()] = ev.HasMember("still_here") && ev["still_here"].GetBool();
+        }
+        return leaves.size() == 2;
+    }, 30s, "bob sees the dead process's leaves");
+    BOOST_TEST(leaves["dave"] == false, "dave left");
+    BOOST_TEST(leaves["alice"] == true, "alice's leave says she is still here");
+    auto carol = greeted_client(b.url(), "carol");
+    carol->send(R"({"type":"join","room":"lobby"})");
+    auto j = carol->next_of("joined");
+    std::set<std::string> members;
+    for (const auto& m : j["members"].GetArray()) members.insert(m.GetString());
+    BOOST_TEST((members == std::set<std::string>{"alice", "bob", "carol"}), "alice is in the room, dave is not");
+    child_process project({stchat_binary(), "project", "--database", db.uri(), "--once", "--only", "chat_log"},
+                          logs.path() + "/project.log");
+    project.start();
+    BOOST_REQUIRE(project.wait() == 0);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM chat_log WHERE username = 'alice' AND action = 'exit'") == 0,
+               "chat_log: no exit for alice, who stayed");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM chat_log WHERE username = 'dave' AND action = 'exit'") == 1,
+               "chat_log: dave's exit");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE type = 'chat.leave' AND data->>'user' = 'alice'") == 1,
+               "the dead process's part of alice is closed (once) all the same");
 }

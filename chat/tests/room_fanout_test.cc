@@ -294,3 +294,19 @@ BOOST_AUTO_TEST_CASE(a_read_page_teaches_a_rooms_recent_events_and_a_gap_starts_
     fanout.forget_empty_rooms();
     BOOST_TEST(!fanout.recent({"lobby", 12, false, false}, 200).has_value(), "forgotten with the room");
 }
+
+BOOST_AUTO_TEST_CASE(a_still_here_leave_says_so_and_the_original_protocol_hears_nothing_of_it) {
+    room_fanout fanout({});
+    live_session now, old;
+    fanout.add("lobby", 1, now.member());
+    fanout.add("lobby", 2, old.member(true));
+    room_event e = presence_event("lobby", 1, "leave");
+    e.still_here = true;
+    fanout.relayed({e, message("lobby", 2)});
+    BOOST_TEST(now.out.messages.at(0).first.find(R"("kind":"leave","user":"ann","uid":"u-ann","still_here":true)") !=
+                   std::string::npos,
+               now.out.messages.at(0).first);
+    BOOST_REQUIRE_EQUAL(old.out.messages.size(), 1u);
+    BOOST_TEST(old.out.messages[0].first.find("exited") == std::string::npos, "no 'ann exited chat.' for a user still here");
+    BOOST_TEST(old.state.last_seq == 2);
+}

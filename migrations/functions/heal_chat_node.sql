@@ -6,6 +6,9 @@
 -- closes ("chat-heal:<node>", "<room>/<uid>@<position>"). The leaves carry the dead node in their
 -- metadata (with "healed": true), so the node's last event for each pair is then a leave and a
 -- second heal finds nothing. Only events after the last heal's position are read.
+-- A user still in the room through another node (that node's last join or leave of them there
+-- is a join: they came back through it) gets a leave marked {"still_here": true}: the dead
+-- node's part ends, the user stays; chat_log writes no `exit` for it and clients show nothing.
 -- `healed_at` is set when leaves were appended: a node healed while alive learns it at its next
 -- renewal (renew_chat_node) and joins its users again.
 --
@@ -37,20 +40,34 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(7311);  -- append_batch's lock: the log holds still while we read
     FOR o IN
-        SELECT stream, data ->> 'uid' AS uid,
-               (array_agg(data ->> 'user' ORDER BY position DESC))[1] AS username,
-               (array_agg(type ORDER BY position DESC))[1] AS last_type,
-               max(position) AS last_position
-        FROM event_log
-        WHERE (metadata ->> 'node') = dead AND type IN ('chat.join', 'chat.leave') AND position > since
-        GROUP BY stream, data ->> 'uid'
-        ORDER BY min(position)
+        WITH mine AS (
+            SELECT stream, data ->> 'uid' AS uid,
+                   (array_agg(data ->> 'user' ORDER BY position DESC))[1] AS username,
+                   (array_agg(type ORDER BY position DESC))[1] AS last_type,
+                   max(position) AS last_position, min(position) AS first_position
+            FROM event_log
+            WHERE (metadata ->> 'node') = dead AND type IN ('chat.join', 'chat.leave') AND position > since
+            GROUP BY stream, data ->> 'uid'),
+        open_pairs AS (SELECT * FROM mine WHERE last_type = 'chat.join'),
+        -- The users of those rooms whose last join or leave through another node is a join.
+        elsewhere AS (
+            SELECT DISTINCT last.stream, last.uid
+            FROM (SELECT DISTINCT ON (l.stream, l.data ->> 'uid', l.metadata ->> 'node')
+                         l.stream, l.data ->> 'uid' AS uid, l.type
+                  FROM event_log l
+                  WHERE l.stream IN (SELECT stream FROM open_pairs) AND l.type IN ('chat.join', 'chat.leave')
+                    AND (l.metadata ->> 'node') IS NOT NULL AND (l.metadata ->> 'node') <> dead
+                  ORDER BY l.stream, l.data ->> 'uid', l.metadata ->> 'node', l.position DESC) last
+            WHERE last.type = 'chat.join')
+        SELECT p.stream, p.uid, p.username, p.last_position, (e.uid IS NOT NULL) AS still_here
+        FROM open_pairs p LEFT JOIN elsewhere e ON e.stream = p.stream AND e.uid = p.uid
+        ORDER BY p.first_position
     LOOP
-        CONTINUE WHEN o.last_type <> 'chat.join';
         sources := sources || ('chat-heal:' || dead);
         ids := ids || (substr(o.stream, 6) || '/' || o.uid || '@' || o.last_position);
         streams := streams || o.stream;
-        datas := datas || jsonb_build_object('room', substr(o.stream, 6), 'user', o.username, 'uid', o.uid)::text;
+        datas := datas || (jsonb_build_object('room', substr(o.stream, 6), 'user', o.username, 'uid', o.uid)
+                           || CASE WHEN o.still_here THEN '{"still_here": true}'::jsonb ELSE '{}'::jsonb END)::text;
     END LOOP;
     n := coalesce(array_length(sources, 1), 0);
     IF n > 0 THEN

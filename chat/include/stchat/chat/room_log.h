@@ -49,6 +49,9 @@ struct room_event {
     std::string text;  // messages only
     std::string data_json;  // feed rooms: the decoded feed message, a JSON object
     std::string node;       // joins and leaves: the chat process that appended it ("" if none)
+    // leaves healed for a dead process while the user was still in the room through another
+    // process: the dead process's part ends, the user stays (docs/protocol.md, Presence)
+    bool still_here = false;
     int64_t ts_us = 0; // when it was recorded, microseconds since the epoch
     int64_t position = 0;
 };
