@@ -176,11 +176,24 @@ public:
                                              : "cannot listen on port " + std::to_string(_config.port) + ": " + ec.message());
             }
         }
-        // Before the first connection: a killed predecessor's users leave before they come back.
+        // Before the first connection: the node of a killed predecessor on this port is taken over
+        // with its users' rooms (they come back here); older ones are healed.
+        node_start adopted = adopt_earlier_node_of_this_port(_config.store, _node);
+        _node = adopted.node;
+        _writer.set_node(_node);
+        for (auto& m : adopted.members) _adopted[m.room].emplace(m.uid, m.name);
         heal_earlier_nodes_of_this_port(_config.store, _node);
         _server.start_accept();
         _tick = std::make_unique<asio::steady_timer>(_server.get_io_service());
         schedule_tick();
+        if (!_adopted.empty()) {
+            // Those who did not come back within the lease leave.
+            _adopt_timer = std::make_unique<asio::steady_timer>(_server.get_io_service(),
+                                                                std::chrono::milliseconds(_config.node_lease_ms));
+            _adopt_timer->async_wait([this](const std::error_code& ec) {
+                if (!ec) leave_adopted();
+            });
+        }
         log::info(k_component, "listening on port " + std::to_string(_config.port));
         // Joined however run() ends, also by an exception.
         struct joiner {
@@ -555,6 +568,8 @@ private:
             presence& p = _presence[room][s.who.uid];
             first = p.connections++ == 0;
             if (first) p.name = s.who.name;
+            // Back after a restart of this process, still in the room through its node: no join.
+            if (first && take_adopted(room, s.who.uid)) first = false;
         }
         author who = s.who;
         std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) + ":" +
@@ -770,6 +785,28 @@ private:
                       }});
     }
 
+    // A user of the node this process took over (adopt_earlier_node_of_this_port) is back.
+    bool take_adopted(const std::string& room, const std::string& uid) {
+        auto r = _adopted.find(room);
+        if (r == _adopted.end()) return false;
+        if (r->second.erase(uid) == 0) return false;
+        if (r->second.empty()) _adopted.erase(r);
+        return true;
+    }
+
+    // The users of the node taken over who did not come back within the lease leave.
+    void leave_adopted() {
+        size_t n = 0;
+        for (const auto& [room, users] : _adopted) {
+            for (const auto& [uid, name] : users) {
+                std::string request = "adopted:" + std::to_string(++n) + ":" + std::to_string(_boot);
+                _writer.send({{room, {uid, name}, request, "", append_kind::leave}, [](room_ack, send_outcome) {}});
+            }
+        }
+        if (n > 0) log::info(k_component, std::to_string(n) + " user(s) of the earlier process did not come back: left");
+        _adopted.clear();
+    }
+
     // This node was healed while alive (its lease ran out): every user it has in a room joins
     // again, so that the room's events say they are there.
     void join_again() {
@@ -870,6 +907,8 @@ private:
     void shutdown() {
         websocketpp::lib::error_code ec;
         if (_tick) _tick->cancel();
+        if (_adopt_timer) _adopt_timer->cancel();
+        leave_adopted();  // a clean stop: those not back leave now (the writer drains before it stops)
         _server.stop_listening(ec);
         for (auto& s : _sessions) {
             auto con = _server.get_con_from_hdl(s.first, ec);
@@ -893,7 +932,7 @@ private:
                      [this] { return _ops ? _ops->samples_json() : std::string(); }, _config.ops_public, _config.web_root}};
     server_t _server;
     std::unique_ptr<urgent_lane> _urgent;  // room events to sessions, ahead of the writes (set with Asio)
-    std::unique_ptr<asio::steady_timer> _tick, _stop_timer, _hold_timer;
+    std::unique_ptr<asio::steady_timer> _tick, _stop_timer, _hold_timer, _adopt_timer;
     db_worker _writer;  // joins, leaves, sends, access checks, in arrival order
     db_worker _reader;  // replays
     task_thread _keys;  // argon2id hashes and checks (see ~chat_server for the stop order)
@@ -916,6 +955,7 @@ private:
         std::string name;  // as the user's first connection in the room gave it
     };
     std::map<std::string, std::map<std::string, presence>> _presence;  // room -> uid -> its sessions here
+    std::map<std::string, std::map<std::string, std::string>> _adopted;  // room -> uid -> name: taken over, not back yet
     std::map<std::string, std::deque<steady::time_point>> _rooms_made;  // uid -> rooms it made, last minute
     uint64_t _next_session = 0;
     uint64_t _rejoins = 0;

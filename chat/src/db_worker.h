@@ -76,6 +76,11 @@ public:
     void read(pending_read r);
     // Runs what is queued, then joins the thread. Idempotent.
     void stop();
+    // The node its joins and leaves name; before the first work is posted.
+    void set_node(std::string node) {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _node = std::move(node);
+    }
 
 private:
     struct work {

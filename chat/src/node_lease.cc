@@ -42,6 +42,29 @@ int heal_earlier_nodes_of_this_port(const eventstore::store_config& store, const
     return leaves;
 }
 
+node_start adopt_earlier_node_of_this_port(const eventstore::store_config& store, const std::string& fresh) {
+    node_start out{fresh, {}};
+    auto slash = fresh.rfind('/');
+    if (slash == std::string::npos || fresh.find(":0/") != std::string::npos) return out;
+    try {
+        auto sql = eventstore::make_sql_session(store);
+        for (const auto& row : sql->exec("SELECT node, room, uid, username FROM adopt_chat_node($1)",
+                                         {fresh.substr(0, slash + 1)})) {
+            out.node = row.at(0).value_or(fresh);
+            out.members.push_back({row.at(1).value_or(""), row.at(2).value_or(""), row.at(3).value_or("")});
+        }
+        if (!out.members.empty()) {
+            log::info(k_component, "took over chat node " + out.node + " (an earlier process on this port) with " +
+                                       std::to_string(out.members.size()) + " user(s) in rooms");
+        }
+    } catch (const std::exception& e) {
+        log::warn(k_component, std::string("cannot take over the earlier process of this port (the lease will heal it): ") +
+                                   e.what());
+        out = {fresh, {}};
+    }
+    return out;
+}
+
 node_lease::node_lease(node_lease_config config) : _config(std::move(config)) {
     // No call may outlive a stop by more than this (the calls take milliseconds).
     if (!_config.store.statement_timeout_ms || *_config.store.statement_timeout_ms > 3000) {

@@ -19,6 +19,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "stchat/eventstore/store_config.h"
 
@@ -62,5 +63,24 @@ std::string make_node_name(int port);
 // Example: "chat@web1:8888/1764480000123456" starts; "chat@web1:8888/1764470000000000" was
 //   SIGKILLed 3 s ago with alice in lobby -> 1 leave appended now, not 15 s later.
 int heal_earlier_nodes_of_this_port(const eventstore::store_config& store, const std::string& self);
+
+// A restart on the same host and port takes over the node of the process that served there
+// last, if that one died with users in rooms (functions/adopt_chat_node.sql): those users are
+// still in their rooms through this node, so when they come back (within the lease) nothing is
+// appended, and the rooms show no "left" and "joined" for a restart; the leaves of those who do
+// not come back are appended after the lease. Called after listening, before accepting.
+// Returns `fresh` and nothing to adopt when there is none (or Postgres is away: then the lease's
+// heal does the rest).
+// Example: chat@web1:8888/1764470000000000 SIGKILLed with alice and bob in lobby; restarted:
+//   -> node "chat@web1:8888/1764470000000000", members {lobby/alice, lobby/bob}; alice comes
+//      back: nothing appended; bob does not: his leave 15 s later.
+struct adopted_member {
+    std::string room, uid, name;
+};
+struct node_start {
+    std::string node;
+    std::vector<adopted_member> members;
+};
+node_start adopt_earlier_node_of_this_port(const eventstore::store_config& store, const std::string& fresh);
 
 }  // namespace stchat::chat
