@@ -641,7 +641,10 @@ private:
                           }
                           int64_t after = c.first ? c.after : r.after_seq;
                           asio::post(io, [this, c, r, after, head = page->head, events = page->events, members = page->members] {
-                              if (static_cast<int>(events->size()) < k_read_page) _fanout.learn(c.room, after, *events, head);
+                              session* reader = nullptr;
+                              if (static_cast<int>(events->size()) < k_read_page && replay_state(c, &reader)) {
+                                  _fanout.learn(c.room, after, *events, head);  // read for a member still in the room
+                              }
                               if (r.with_members) {
                                   if (members) _room_presence.seed(c.room, c.presence_token, members->as_of_position, members->members);
                                   else _room_presence.failed(c.room, c.presence_token);
@@ -794,22 +797,34 @@ private:
         return true;
     }
 
-    // The users of the node taken over who did not come back within the lease leave.
+    // The users of the node taken over who did not come back within the lease leave (marked
+    // still_here for those who came back through another node), in arrival order with this
+    // node's other writes.
     void leave_adopted() {
-        size_t n = 0;
+        if (_adopted.empty()) return;
+        std::vector<std::string> rooms, uids;
         for (const auto& [room, users] : _adopted) {
             for (const auto& [uid, name] : users) {
-                std::string request = "adopted:" + std::to_string(++n) + ":" + std::to_string(_boot);
-                _writer.send({{room, {uid, name}, request, "", append_kind::leave}, [](room_ack, send_outcome) {}});
+                rooms.push_back(room);
+                uids.push_back(uid);
             }
         }
-        if (n > 0) log::info(k_component, std::to_string(n) + " user(s) of the earlier process did not come back: left");
         _adopted.clear();
+        _writer.post([node = _node, rooms = std::move(rooms), uids = std::move(uids)](room_log& log) {
+            try {
+                int n = log.close_memberships(node, rooms, uids);
+                if (n > 0) log::info(k_component, std::to_string(n) + " user(s) of the earlier process did not come back: left");
+            } catch (const std::exception& e) {
+                log::warn(k_component, std::string("the earlier process's users' leaves failed (the lease's heal will append them): ") +
+                                           e.what());
+            }
+        });
     }
 
     // This node was healed while alive (its lease ran out): every user it has in a room joins
     // again, so that the room's events say they are there.
     void join_again() {
+        _adopted.clear();  // healed too: those of them who come back join again like anyone
         for (const auto& [room, users] : _presence) {
             for (const auto& [uid, p] : users) join_again(room, uid, 1);
         }

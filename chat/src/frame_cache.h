@@ -6,7 +6,8 @@
 // as one message of several frames (one write), not one frame per event and session.
 //
 // A room's events never change once written, and a page is gap-free seqs of one room: (room,
-// first seq, last seq) names its content. Entries are dropped all at once past k_max_entries.
+// first seq, last seq) names its content. Entries are dropped all at once past k_max_entries or
+// k_max_bytes (a page of long messages is megabytes).
 //
 // Example: 100 members of "lobby" resume with since=40, the head at 90:
 //   run("lobby", page /*41..90*/, 0)  -> built once: 50 frames, one message; 99 times shared
@@ -25,6 +26,7 @@ namespace stchat::chat {
 class frame_cache {
 public:
     static constexpr size_t k_max_entries = 4096;
+    static constexpr size_t k_max_bytes = 64u << 20;
 
     // The v1 frame of `e`.
     server_t::message_ptr one(const room_event& e) {
@@ -43,18 +45,25 @@ public:
     }
 
     size_t size() const { return _entries.size(); }
+    size_t bytes() const { return _bytes; }
 
 private:
     template <typename Build>
     server_t::message_ptr cached(const std::string& key, Build&& build) {
         if (auto it = _entries.find(key); it != _entries.end()) return it->second;
         auto frame = build();
-        if (_entries.size() >= k_max_entries) _entries.clear();
+        size_t bytes = frame->get_header().size() + frame->get_payload().size();
+        if (_entries.size() >= k_max_entries || _bytes + bytes > k_max_bytes) {
+            _entries.clear();
+            _bytes = 0;
+        }
         _entries.emplace(key, frame);
+        _bytes += bytes;
         return frame;
     }
 
     std::unordered_map<std::string, server_t::message_ptr> _entries;
+    size_t _bytes = 0;
 };
 
 }  // namespace stchat::chat

@@ -112,6 +112,8 @@ std::optional<room_fanout::recent_page> room_fanout::recent(const room_read& r, 
     if (it == _recent.end() || it->second.empty()) return std::nullopt;
     const auto& q = it->second;
     int64_t first = q.front().seq, head = q.back().seq;
+    // Never short of what is fanned out here. (Without a last seq here, the memory was learned
+    // from the read of a session that is in the room: forget_empty_rooms drops both together.)
     if (auto f = _fanned.find(r.room); f != _fanned.end() && head < f->second) return std::nullopt;
     int64_t after = r.from_head ? std::max<int64_t>(0, head - r.after_seq) : r.after_seq;
     if (after > head || after + 1 < first) return std::nullopt;  // beyond, or before, what is remembered

@@ -110,7 +110,9 @@ public:
     };
     std::optional<recent_page> recent(const room_read& r, size_t limit) const;
     // A page read from the database: the events after `after` up to `head` (complete), kept
-    // when they join up with what is remembered (or nothing is).
+    // when they join up with what is remembered (or nothing is). Only the read of a session
+    // that is in the room (registered before it read) may teach: a read whose session left
+    // may be older than events fanned out to nobody meanwhile.
     void learn(const std::string& room, int64_t after, const std::vector<room_event>& page, int64_t head);
 
     // Rooms nobody here is in forget their last seq: the relay sets it again with their next

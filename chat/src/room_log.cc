@@ -94,6 +94,13 @@ room_key room_log::claim_private(const std::string& room, const std::string& phc
         {room, stream_of_room(room), phc});
     return key_of(rows.at(0), 0);
 }
+int room_log::close_memberships(const std::string& node, const std::vector<std::string>& rooms,
+                                const std::vector<std::string>& uids) {
+    auto rows = _impl->sql->exec("SELECT close_chat_memberships($1, $2::text[], $3::text[])",
+                                 {node, eventstore::text_array_literal(rooms), eventstore::text_array_literal(uids)});
+    return std::stoi(rows.at(0).at(0).value_or("0"));
+}
+
 room_log::~room_log() = default;
 
 std::vector<room_ack> room_log::send_batch(const std::vector<send_request>& sends) {

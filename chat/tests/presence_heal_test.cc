@@ -233,3 +233,47 @@ BOOST_AUTO_TEST_CASE(a_user_who_came_back_through_another_process_stays_when_the
     BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE type = 'chat.leave' AND data->>'user' = 'alice'") == 1,
                "the dead process's part of alice is closed (once) all the same");
 }
+
+BOOST_AUTO_TEST_CASE(a_taken_over_user_who_came_back_through_another_process_is_still_here_after_the_lease) {
+    scratch_database db("adopt_elsewhere");
+    temp_dir logs;
+    int port = free_port();
+    auto start = [&](const std::string& log) {
+        auto p = std::make_unique<child_process>(
+            std::vector<std::string>{stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(port),
+                                     "--node-lease", "5"},
+            log);
+        p->start();
+        wait_until([&] { return http_get(port, "/healthz") == "ok\n"; }, 20s, "chat process up");
+        return p;
+    };
+    std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/";
+    chat_node_process e(db, logs.path() + "/e.log");
+    auto first = start(logs.path() + "/first.log");
+    auto alice = std::make_unique<ws_client>(url, "stchat.v1");
+    alice->send(R"({"type":"hello","name":"alice"})");
+    std::string token = alice->next_of("welcome")["token"].GetString();
+    alice->send(R"({"type":"join","room":"lobby"})");
+    alice->next_of("joined");
+    first->kill(SIGKILL);
+    first->wait();
+    alice.reset();
+    // Alice comes back through e; then the port's process is restarted and takes over her node.
+    auto back = std::make_unique<ws_client>(e.url(), "stchat.v1");
+    back->send(R"({"type":"hello","token":")" + token + R"("})");
+    back->next_of("welcome");
+    back->send(R"({"type":"join","room":"lobby"})");
+    back->next_of("joined");
+    auto second = start(logs.path() + "/second.log");
+    // After the lease the taken-over node lets her go: a leave that says she is still here.
+    auto ev = back->next_of("event", 20s);
+    while (std::string(ev["kind"].GetString()) != "leave") ev = back->next_of("event", 20s);
+    BOOST_TEST(std::string(ev["user"].GetString()) == "alice");
+    BOOST_TEST((ev.HasMember("still_here") && ev["still_here"].GetBool()), "the leave of the taken-over node says still_here");
+    child_process project({stchat_binary(), "project", "--database", db.uri(), "--once", "--only", "chat_log"},
+                          logs.path() + "/project.log");
+    project.start();
+    BOOST_REQUIRE(project.wait() == 0);
+    BOOST_TEST(db.scalar("SELECT count(*) FROM chat_log WHERE username = 'alice' AND action = 'exit'") == 0,
+               "chat_log: alice never left");
+}

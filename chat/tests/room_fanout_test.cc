@@ -237,7 +237,16 @@ BOOST_AUTO_TEST_CASE(a_replay_page_is_framed_once_and_shared_as_one_message) {
     BOOST_TEST(tail != all, "a page's rest is another entry");
     BOOST_TEST(tail->get_payload().find("hello 41") == std::string::npos);
     for (int i = 0; i < 5000; ++i) cache.one(message("big", i));
-    BOOST_TEST(cache.size() <= frame_cache::k_max_entries, "bounded");
+    BOOST_TEST(cache.size() <= frame_cache::k_max_entries, "bounded in entries");
+    room_event big = message("long", 1);
+    big.text = std::string(4000, 'x');
+    std::vector<room_event> long_page;
+    for (int64_t seq = 1; seq <= 200; ++seq) {
+        big.seq = seq;
+        long_page.push_back(big);
+    }
+    for (size_t from = 0; from < 199; ++from) cache.run(long_page, from);  // ~80 MiB of distinct pages
+    BOOST_TEST(cache.bytes() <= frame_cache::k_max_bytes, "bounded in bytes: " << cache.bytes());
 }
 
 namespace {

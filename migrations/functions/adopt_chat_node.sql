@@ -26,6 +26,8 @@ BEGIN
         RETURN;
     END IF;
     UPDATE chat_node c SET seen_at = clock_timestamp() WHERE c.node = last_node;
+    -- append_batch's lock: a commit of the killed process still in flight lands before this read.
+    PERFORM pg_advisory_xact_lock(7311);
     RETURN QUERY
         SELECT last_node, substr(m.stream, 6), m.uid, m.username
         FROM (SELECT l.stream, l.data ->> 'uid' AS uid,

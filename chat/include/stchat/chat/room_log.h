@@ -160,6 +160,12 @@ public:
     // returns the room's key as it is now (kind empty: the room got events meanwhile, it is open).
     room_key claim_private(const std::string& room, const std::string& phc);
 
+    // Ends the memberships (rooms[i], uids[i]) that `node` still holds (functions/
+    // close_chat_memberships.sql: a leave each, marked still_here for a user in the room through
+    // another node); returns the leaves appended. Idempotent.
+    int close_memberships(const std::string& node, const std::vector<std::string>& rooms,
+                          const std::vector<std::string>& uids);
+
     // The room's last seq (0 for a room without events).
     int64_t head(const std::string& room);
 
