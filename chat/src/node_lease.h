@@ -52,16 +52,15 @@ private:
 // "chat@<host>:<port>/<microseconds since the epoch>": what names this process in chat_node.
 std::string make_node_name(int port);
 
-// Heals at once the earlier nodes of this host and port (`self` minus its start time): a port is
-// held by one process at a time, so once this process listens on it they are dead, lease or no
-// lease. Called after listening and before accepting, so that the leaves of a process that was
-// killed and restarted come before its users' joins again (exit, then join: a room, its members
-// and chat_log never show a user who is there as gone). Returns the leaves appended; a failure
-// (Postgres away) is logged and left to the lease's heal. A node of another machine with the
-// same host name and port, healed by mistake, hears it at its next renewal and joins its users
-// again.
-// Example: "chat@web1:8888/1764480000123456" starts; "chat@web1:8888/1764470000000000" was
-//   SIGKILLed 3 s ago with alice in lobby -> 1 leave appended now, not 15 s later.
+// Heals at once the earlier nodes of this host and port other than `self` (the node this
+// process runs as: its own, or the one it took over, see below): a port is held by one process
+// at a time, so once this process listens on it they are dead, lease or no lease. Called after
+// listening and before accepting, after adopt_earlier_node_of_this_port, so what it heals are
+// the older ones (a crash loop's). Returns the leaves appended; a failure (Postgres away) is
+// logged and left to the lease's heal. A node of another machine with the same host name and
+// port, healed by mistake, hears it at its next renewal and joins its users again.
+// Example: "chat@web1:8888/1764490000000000" starts and takes over "chat@web1:8888/1764480000000000";
+//   "chat@web1:8888/1764470000000000", killed before that one, still has bob in lobby -> 1 leave now.
 int heal_earlier_nodes_of_this_port(const eventstore::store_config& store, const std::string& self);
 
 // A restart on the same host and port takes over the node of the process that served there
