@@ -7,6 +7,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -36,6 +37,43 @@ std::unique_ptr<ws_client> joined(const std::string& url, const std::string& nam
     auto c = greeted_client(url, name);
     c->send(R"({"type":"join","room":")" + room + R"("})");
     c->next_of("joined");
+    return c;
+}
+
+// A chat process on `port` (killed and started again on it by the tests), with a 5 s lease.
+std::unique_ptr<child_process> start_on_port(const scratch_database& db, int port, const std::string& log) {
+    auto p = std::make_unique<child_process>(
+        std::vector<std::string>{stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(port),
+                                 "--node-lease", "5"},
+        log);
+    p->start();
+    wait_until([&] { return http_get(port, "/healthz") == "ok\n"; }, 20s, "chat process up");
+    return p;
+}
+
+// `name` in `room`, with the token that brings the same user back (*token).
+std::unique_ptr<ws_client> joined_with_token(const std::string& url, const std::string& name, const std::string& room,
+                                             std::string* token) {
+    auto c = std::make_unique<ws_client>(url, "stchat.v1");
+    c->send(R"({"type":"hello","name":")" + name + R"("})");
+    *token = c->next_of("welcome")["token"].GetString();
+    c->send(R"({"type":"join","room":")" + room + R"("})");
+    c->next_of("joined");
+    return c;
+}
+
+// The user of `token` back in `room`, from `since` if given (its `joined` frame in
+// *joined_frame, if asked).
+std::unique_ptr<ws_client> back_with_token(const std::string& url, const std::string& token, const std::string& room,
+                                           std::optional<int64_t> since = std::nullopt,
+                                           rapidjson::Document* joined_frame = nullptr) {
+    auto c = std::make_unique<ws_client>(url, "stchat.v1");
+    c->send(R"({"type":"hello","token":")" + token + R"("})");
+    c->next_of("welcome");
+    c->send(R"({"type":"join","room":")" + room + R"(")" +
+            (since ? R"(,"since":)" + std::to_string(*since) : std::string()) + "}");
+    auto j = c->next_of("joined");
+    if (joined_frame) joined_frame->Swap(j);
     return c;
 }
 
@@ -130,22 +168,11 @@ BOOST_AUTO_TEST_CASE(a_process_started_again_on_its_port_takes_over_its_killed_p
     scratch_database db("heal_port");
     temp_dir logs;
     int port = free_port();
-    auto start = [&](const std::string& log) {
-        auto p = std::make_unique<child_process>(
-            std::vector<std::string>{stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(port),
-                                     "--node-lease", "5"},
-            log);
-        p->start();
-        wait_until([&] { return http_get(port, "/healthz") == "ok\n"; }, 20s, "chat process up");
-        return p;
-    };
+    auto start = [&](const std::string& log) { return start_on_port(db, port, log); };
     std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/";
     auto first = start(logs.path() + "/first.log");
-    auto alice = std::make_unique<ws_client>(url, "stchat.v1");
-    alice->send(R"({"type":"hello","name":"alice"})");
-    std::string token = alice->next_of("welcome")["token"].GetString();
-    alice->send(R"({"type":"join","room":"lobby"})");
-    alice->next_of("joined");
+    std::string token;
+    auto alice = joined_with_token(url, "alice", "lobby", &token);
     auto bob = joined(url, "bob", "lobby");
     first->kill(SIGKILL);
     first->wait();
@@ -154,11 +181,8 @@ BOOST_AUTO_TEST_CASE(a_process_started_again_on_its_port_takes_over_its_killed_p
     auto second = start(logs.path() + "/second.log");
     BOOST_TEST(db.scalar(count_of("chat.leave", "alice")) == 0, "a restart is no leave");
     // Alice comes back (her token): she is still in the room, nothing is appended.
-    auto again = std::make_unique<ws_client>(url, "stchat.v1");
-    again->send(R"({"type":"hello","token":")" + token + R"("})");
-    again->next_of("welcome");
-    again->send(R"({"type":"join","room":"lobby","since":0})");
-    auto j = again->next_of("joined");
+    rapidjson::Document j;
+    auto again = back_with_token(url, token, "lobby", 0, &j);
     std::set<std::string> members;
     for (const auto& m : j["members"].GetArray()) members.insert(m.GetString());
     BOOST_TEST((members == std::set<std::string>{"alice", "bob"}), "bob is still in until the lease");
@@ -188,11 +212,8 @@ BOOST_AUTO_TEST_CASE(a_user_who_came_back_through_another_process_stays_when_the
     temp_dir logs;
     chat_node_process doomed(db, logs.path() + "/doomed.log");
     chat_node_process b(db, logs.path() + "/b.log");
-    auto alice = std::make_unique<ws_client>(doomed.url(), "stchat.v1");
-    alice->send(R"({"type":"hello","name":"alice"})");
-    std::string token = alice->next_of("welcome")["token"].GetString();
-    alice->send(R"({"type":"join","room":"lobby"})");
-    alice->next_of("joined");
+    std::string token;
+    auto alice = joined_with_token(doomed.url(), "alice", "lobby", &token);
     auto dave = joined(doomed.url(), "dave", "lobby");
     auto bob = joined(b.url(), "bob", "lobby");
     doomed.proc.kill(SIGKILL);
@@ -200,11 +221,7 @@ BOOST_AUTO_TEST_CASE(a_user_who_came_back_through_another_process_stays_when_the
     alice.reset();
     dave.reset();
     // Alice comes back through b, as herself (her token); dave does not come back.
-    auto alice_again = std::make_unique<ws_client>(b.url(), "stchat.v1");
-    alice_again->send(R"({"type":"hello","token":")" + token + R"("})");
-    alice_again->next_of("welcome");
-    alice_again->send(R"({"type":"join","room":"lobby"})");
-    alice_again->next_of("joined");
+    auto alice_again = back_with_token(b.url(), token, "lobby");
     // Bob sees both leaves of the dead process: dave's a leave, alice's marked still_here.
     std::map<std::string, bool> leaves;  // user -> still_here
     wait_until([&] {
@@ -238,32 +255,17 @@ BOOST_AUTO_TEST_CASE(a_taken_over_user_who_came_back_through_another_process_is_
     scratch_database db("adopt_elsewhere");
     temp_dir logs;
     int port = free_port();
-    auto start = [&](const std::string& log) {
-        auto p = std::make_unique<child_process>(
-            std::vector<std::string>{stchat_binary(), "chat", "--database", db.uri(), "--port", std::to_string(port),
-                                     "--node-lease", "5"},
-            log);
-        p->start();
-        wait_until([&] { return http_get(port, "/healthz") == "ok\n"; }, 20s, "chat process up");
-        return p;
-    };
+    auto start = [&](const std::string& log) { return start_on_port(db, port, log); };
     std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/";
     chat_node_process e(db, logs.path() + "/e.log");
     auto first = start(logs.path() + "/first.log");
-    auto alice = std::make_unique<ws_client>(url, "stchat.v1");
-    alice->send(R"({"type":"hello","name":"alice"})");
-    std::string token = alice->next_of("welcome")["token"].GetString();
-    alice->send(R"({"type":"join","room":"lobby"})");
-    alice->next_of("joined");
+    std::string token;
+    auto alice = joined_with_token(url, "alice", "lobby", &token);
     first->kill(SIGKILL);
     first->wait();
     alice.reset();
     // Alice comes back through e; then the port's process is restarted and takes over her node.
-    auto back = std::make_unique<ws_client>(e.url(), "stchat.v1");
-    back->send(R"({"type":"hello","token":")" + token + R"("})");
-    back->next_of("welcome");
-    back->send(R"({"type":"join","room":"lobby"})");
-    back->next_of("joined");
+    auto back = back_with_token(e.url(), token, "lobby");
     auto second = start(logs.path() + "/second.log");
     // After the lease the taken-over node lets her go: a leave that says she is still here.
     auto ev = back->next_of("event", 20s);

@@ -165,6 +165,15 @@ BOOST_AUTO_TEST_CASE(an_idle_loop_is_woken_for_urgent_work) {
 }
 
 namespace {
+// Joins and leaves held 100 ms to 1 s; each flush the fan-out asks for is recorded in `armed`.
+room_fanout_config holding(std::vector<std::chrono::milliseconds>& armed) {
+    room_fanout_config config;
+    config.hold_min = std::chrono::milliseconds(100);
+    config.hold_max = std::chrono::milliseconds(1000);
+    config.on_hold = [&armed](std::chrono::milliseconds delay) { armed.push_back(delay); };
+    return config;
+}
+
 room_event presence_event(const std::string& room, int64_t seq, const char* kind) {
     room_event e = message(room, seq);
     e.kind = kind;
@@ -176,11 +185,7 @@ room_event presence_event(const std::string& room, int64_t seq, const char* kind
 
 BOOST_AUTO_TEST_CASE(joins_and_leaves_are_held_back_and_a_message_takes_them_along_in_order) {
     std::vector<std::chrono::milliseconds> armed;
-    room_fanout_config config;
-    config.hold_min = std::chrono::milliseconds(100);
-    config.hold_max = std::chrono::milliseconds(1000);
-    config.on_hold = [&](std::chrono::milliseconds delay) { armed.push_back(delay); };
-    room_fanout fanout(config);
+    room_fanout fanout(holding(armed));
     live_session alice, bob;
     fanout.add("lobby", 1, alice.member());
     fanout.add("dev", 2, bob.member());
@@ -205,11 +210,7 @@ BOOST_AUTO_TEST_CASE(joins_and_leaves_are_held_back_and_a_message_takes_them_alo
 
 BOOST_AUTO_TEST_CASE(the_hold_grows_with_the_writes_a_flush_made) {
     std::vector<std::chrono::milliseconds> armed;
-    room_fanout_config config;
-    config.hold_min = std::chrono::milliseconds(100);
-    config.hold_max = std::chrono::milliseconds(1000);
-    config.on_hold = [&](std::chrono::milliseconds delay) { armed.push_back(delay); };
-    room_fanout fanout(config);
+    room_fanout fanout(holding(armed));
     std::vector<std::unique_ptr<live_session>> members;
     for (uint64_t i = 0; i < 3000; ++i) {
         members.push_back(std::make_unique<live_session>());

@@ -6,9 +6,9 @@
 -- closes ("chat-heal:<node>", "<room>/<uid>@<position>"). The leaves carry the dead node in their
 -- metadata (with "healed": true), so the node's last event for each pair is then a leave and a
 -- second heal finds nothing. Only events after the last heal's position are read.
--- A user still in the room through another node (that node's last join or leave of them there
--- is a join: they came back through it) gets a leave marked {"still_here": true}: the dead
--- node's part ends, the user stays; chat_log writes no `exit` for it and clients show nothing.
+-- A user still in the room through another node (they came back through it) gets a leave marked
+-- {"still_here": true} (append_chat_leaves): the dead node's part ends, the user stays; chat_log
+-- writes no `exit` for it and clients show nothing.
 -- `healed_at` is set when leaves were appended: a node healed while alive learns it at its next
 -- renewal (renew_chat_node) and joins its users again.
 --
@@ -20,12 +20,11 @@ RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     n integer;
-    o record;
     since bigint;
-    sources text[] := '{}';
-    ids text[] := '{}';
-    streams text[] := '{}';
-    datas text[] := '{}';
+    streams text[];
+    uids text[];
+    usernames text[];
+    positions bigint[];
 BEGIN
     SELECT healed_position INTO since FROM chat_node
     WHERE node = dead AND seen_at < clock_timestamp() - lease
@@ -39,42 +38,20 @@ BEGIN
         RETURN 0;  -- nothing joined since the last heal (e.g. it stopped cleanly)
     END IF;
     PERFORM pg_advisory_xact_lock(7311);  -- append_batch's lock: the log holds still while we read
-    FOR o IN
-        WITH mine AS (
-            SELECT stream, data ->> 'uid' AS uid,
-                   (array_agg(data ->> 'user' ORDER BY position DESC))[1] AS username,
-                   (array_agg(type ORDER BY position DESC))[1] AS last_type,
-                   max(position) AS last_position, min(position) AS first_position
-            FROM event_log
-            WHERE (metadata ->> 'node') = dead AND type IN ('chat.join', 'chat.leave') AND position > since
-            GROUP BY stream, data ->> 'uid'),
-        open_pairs AS (SELECT * FROM mine WHERE last_type = 'chat.join'),
-        -- The users of those rooms whose last join or leave through another node is a join.
-        elsewhere AS (
-            SELECT DISTINCT last.stream, last.uid
-            FROM (SELECT DISTINCT ON (l.stream, l.data ->> 'uid', l.metadata ->> 'node')
-                         l.stream, l.data ->> 'uid' AS uid, l.type
-                  FROM event_log l
-                  WHERE l.stream IN (SELECT stream FROM open_pairs) AND l.type IN ('chat.join', 'chat.leave')
-                    AND (l.metadata ->> 'node') IS NOT NULL AND (l.metadata ->> 'node') <> dead
-                  ORDER BY l.stream, l.data ->> 'uid', l.metadata ->> 'node', l.position DESC) last
-            WHERE last.type = 'chat.join')
-        SELECT p.stream, p.uid, p.username, p.last_position, (e.uid IS NOT NULL) AS still_here
-        FROM open_pairs p LEFT JOIN elsewhere e ON e.stream = p.stream AND e.uid = p.uid
-        ORDER BY p.first_position
-    LOOP
-        sources := sources || ('chat-heal:' || dead);
-        ids := ids || (substr(o.stream, 6) || '/' || o.uid || '@' || o.last_position);
-        streams := streams || o.stream;
-        datas := datas || (jsonb_build_object('room', substr(o.stream, 6), 'user', o.username, 'uid', o.uid)
-                           || CASE WHEN o.still_here THEN '{"still_here": true}'::jsonb ELSE '{}'::jsonb END)::text;
-    END LOOP;
-    n := coalesce(array_length(sources, 1), 0);
+    SELECT array_agg(m.stream ORDER BY m.first_position), array_agg(m.uid ORDER BY m.first_position),
+           array_agg(m.username ORDER BY m.first_position), array_agg(m.last_position ORDER BY m.first_position)
+    INTO streams, uids, usernames, positions
+    FROM (SELECT stream, data ->> 'uid' AS uid,
+                 (array_agg(data ->> 'user' ORDER BY position DESC))[1] AS username,
+                 (array_agg(type ORDER BY position DESC))[1] AS last_type,
+                 max(position) AS last_position, min(position) AS first_position
+          FROM event_log
+          WHERE (metadata ->> 'node') = dead AND type IN ('chat.join', 'chat.leave') AND position > since
+          GROUP BY stream, data ->> 'uid') m
+    WHERE m.last_type = 'chat.join';
+    n := append_chat_leaves(dead, 'chat-heal:' || dead, jsonb_build_object('node', dead, 'healed', true),
+                            streams, uids, usernames, positions);
     IF n > 0 THEN
-        PERFORM append_batch(sources, ids, streams, array_fill('chat.leave'::text, ARRAY[n]),
-                             array_fill(''::bytea, ARRAY[n]), datas,
-                             array_fill(jsonb_build_object('node', dead, 'healed', true)::text, ARRAY[n]),
-                             array_fill(NULL::bigint, ARRAY[n]));
         UPDATE chat_node SET healed_at = clock_timestamp() WHERE node = dead;
     END IF;
     UPDATE chat_node SET healed_position = (SELECT coalesce(max(position), 0) FROM event_log) WHERE node = dead;
