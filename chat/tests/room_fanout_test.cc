@@ -90,7 +90,9 @@ BOOST_AUTO_TEST_CASE(a_rooms_events_of_one_batch_are_one_message_per_live_sessio
 }
 
 BOOST_AUTO_TEST_CASE(a_replaying_session_keeps_live_events_until_its_bound_then_is_closed_to_resume) {
-    room_fanout fanout({3, nullptr, nullptr, nullptr});
+    room_fanout_config config;
+    config.max_pending = 3;
+    room_fanout fanout(config);
     live_session dave;
     dave.state.replaying = true;
     fanout.add("lobby", 1, dave.member());
@@ -248,6 +250,26 @@ BOOST_AUTO_TEST_CASE(a_replay_page_is_framed_once_and_shared_as_one_message) {
     }
     for (size_t from = 0; from < 199; ++from) cache.run(long_page, from);  // ~80 MiB of distinct pages
     BOOST_TEST(cache.bytes() <= frame_cache::k_max_bytes, "bounded in bytes: " << cache.bytes());
+}
+
+BOOST_AUTO_TEST_CASE(frames_a_storm_keeps_using_survive_the_cache_turnover) {
+    // 100 rooms' last 50 events, used again and again while new pages come and go (each join's
+    // replay page is new): they are framed once, not again after every turnover.
+    frame_cache cache;
+    std::vector<room_event> hot;
+    for (int room = 0; room < 100; ++room) {
+        for (int64_t seq = 1; seq <= 50; ++seq) hot.push_back(message("room-" + std::to_string(room), seq));
+    }
+    std::vector<server_t::message_ptr> first;
+    for (const auto& e : hot) first.push_back(cache.one(e));
+    int64_t cold = 0;
+    for (int round = 0; round < 20; ++round) {
+        for (int i = 0; i < 5000; ++i) cache.one(message("cold", ++cold));  // one-off frames
+        for (size_t i = 0; i < hot.size(); ++i) {
+            BOOST_TEST_REQUIRE(cache.one(hot[i]) == first[i], "round " << round << ": hot frame " << i << " kept");
+        }
+    }
+    BOOST_TEST(cache.size() <= frame_cache::k_max_entries, "bounded in entries: " << cache.size());
 }
 
 namespace {
