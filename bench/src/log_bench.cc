@@ -58,7 +58,7 @@ log_bench_result run_log_bench(const log_bench_config& c) {
         {std::to_string(c.events)});
     sql->exec_nontx("VACUUM ANALYZE event_log");
     log_bench_result res;
-    std::vector<double> replay, raw, rebuild, incremental, outbox, ceiling;
+    std::vector<double> replay, raw, rebuild, incremental, outbox, ceiling, guarded;
     // The mean size of what the outbox publishes per event, for its baseline.
     size_t event_bytes = static_cast<size_t>(std::stod(*sql->exec(
         "SELECT avg(length(data::text) + length(metadata::text) + length(stream) + length(type) + 130)"
@@ -109,21 +109,26 @@ log_bench_result run_log_bench(const log_bench_config& c) {
         ingest::delete_stream(bench_stream);
         outbox.push_back(n / t_outbox);
         ceiling.push_back(ingest::measure_publish_ceiling(c.nats_urls, "STCHAT_BENCH_CEILING", c.events, event_bytes));
+        guarded.push_back(ingest::measure_publish_ceiling(c.nats_urls, "STCHAT_BENCH_CEILING", c.events, event_bytes,
+                                                          ingest::publish_guards::msg_id_and_expected_sequence));
         std::printf("run %d  replay %9.0f ev/s  raw read %9.0f ev/s  rebuild %9.0f ev/s  incremental %9.0f ev/s"
-                    "  outbox %9.0f ev/s  publish ceiling %9.0f msg/s\n", run, replay.back(), raw.back(), rebuild.back(),
-                    incremental.back(), outbox.back(), ceiling.back());
+                    "  outbox %9.0f ev/s  publish ceiling %9.0f msg/s (guarded %9.0f msg/s)\n", run, replay.back(),
+                    raw.back(), rebuild.back(), incremental.back(), outbox.back(), ceiling.back(), guarded.back());
         std::fflush(stdout);
     }
     std::fclose(null);
     admin->exec_nontx("DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
-    res = {median(replay), median(raw), median(rebuild), median(incremental), median(outbox), median(ceiling)};
-    std::printf("medians of %d runs, %lld events; replay/raw %.2f, rebuild/incremental %.2f, outbox/publish ceiling %.2f\n",
+    res = {median(replay), median(raw), median(rebuild), median(incremental), median(outbox), median(ceiling),
+           median(guarded)};
+    std::printf("medians of %d runs, %lld events; replay/raw %.2f, rebuild/incremental %.2f, outbox/publish ceiling %.2f"
+                " (outbox/guarded ceiling %.2f)\n",
                 c.runs, static_cast<long long>(c.events), res.replay_rate / res.raw_read_rate,
-                res.rebuild_rate / res.incremental_rate, res.outbox_rate / res.publish_ceiling);
+                res.rebuild_rate / res.incremental_rate, res.outbox_rate / res.publish_ceiling,
+                res.outbox_rate / res.guarded_ceiling);
     std::printf("replay: %.0f events/s (raw read: %.0f events/s); rebuild: %.0f events/s (incremental projector: %.0f events/s);"
-                " outbox: %.0f events/s (bare JetStream publishes: %.0f msgs/s)\n",
+                " outbox: %.0f events/s (bare JetStream publishes: %.0f msgs/s; with Msg-Id and expected sequence: %.0f msgs/s)\n",
                 res.replay_rate, res.raw_read_rate, res.rebuild_rate, res.incremental_rate, res.outbox_rate,
-                res.publish_ceiling);
+                res.publish_ceiling, res.guarded_ceiling);
     return res;
 }
 

@@ -7,10 +7,11 @@
 
 namespace stchat::ingest {
 
-// The outbox bench's baseline: what this nats-server takes at all, one message per event, with
-// no message id and no expected sequence (neither exactly-once guard), async, all acknowledged.
+// The outbox bench's baselines: what this nats-server takes at all, one message per event,
+// async, all acknowledged; bare, or with the outbox's two guards (outbox.h).
 double measure_publish_ceiling(const std::string& nats_urls, const std::string& stream, int64_t messages,
-                               size_t bytes) {
+                               size_t bytes, publish_guards guards) {
+    bool guarded = guards == publish_guards::msg_id_and_expected_sequence;
     stream_config sc;
     sc.nats_urls = nats_urls;
     sc.stream = stream;
@@ -31,14 +32,24 @@ double measure_publish_ceiling(const std::string& nats_urls, const std::string& 
     cfg.Subjects = list;
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage;
+    cfg.Duplicates = 2LL * 60 * 1000000000;  // the outbox's window
     jsStreamInfo* info = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     nats::check(js_AddStream(&info, js.get(), &cfg, nullptr, &jerr), "create the ceiling stream");
     jsStreamInfo_Destroy(info);
     std::string data(bytes, 'x');
+    const std::string identity = "0f8fad5b-d9cb-469f-a165-70867728950e:";  // a log identity's shape
+    std::string msg_id;
     auto start = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < messages; ++i) {
-        nats::check(js_PublishAsync(js.get(), subject.c_str(), data.data(), static_cast<int>(data.size()), nullptr),
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        if (guarded) {
+            msg_id = identity + std::to_string(i + 1);
+            po.MsgId = msg_id.c_str();
+            po.ExpectLastSeq = static_cast<uint64_t>(i);  // 0 (the first) sets no expectation
+        }
+        nats::check(js_PublishAsync(js.get(), subject.c_str(), data.data(), static_cast<int>(data.size()), &po),
                     "publish");
     }
     jsPubOptions wait;

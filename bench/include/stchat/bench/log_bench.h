@@ -21,6 +21,7 @@ struct log_bench_result {
     double rebuild_rate = 0, incremental_rate = 0;   // log events x tables per second
     double outbox_rate = 0;                          // events/s published to JetStream and acked
     double publish_ceiling = 0;                      // msgs/s: bare async publishes, same count and size
+    double guarded_ceiling = 0;                      // the same with a Msg-Id and an expected sequence each
 };
 
 log_bench_result run_log_bench(const log_bench_config& config);

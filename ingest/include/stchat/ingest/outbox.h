@@ -50,10 +50,14 @@ struct outbox_stats {
 // waits and resumes. Throws for what retrying cannot fix (the stream holds another log's events).
 outbox_stats run_outbox(const outbox_config& config);
 
-// The outbox bench's baseline: `messages` async publishes of `bytes` each to a fresh stream
-// (made and deleted), no message id, no expected sequence, all acknowledged. Messages/s.
+// The outbox bench's baselines: `messages` async publishes of `bytes` each to a fresh stream
+// (made and deleted), all acknowledged. Messages/s. Bare: no message id, no expected sequence.
+// Guarded: each with the outbox's two exactly-once guards, a Nats-Msg-Id shaped like the
+// outbox's ("<36-character identity>:<n>", in a 2-minute duplicate window) and the expected last
+// sequence: what nats-server here takes with the work those guards cost it.
+enum class publish_guards { none, msg_id_and_expected_sequence };
 double measure_publish_ceiling(const std::string& nats_urls, const std::string& stream, int64_t messages,
-                               size_t bytes);
+                               size_t bytes, publish_guards guards = publish_guards::none);
 
 // "room.lobby" -> "stchat.room.lobby"; a character NATS subjects cannot carry becomes '_'.
 std::string outbox_subject(const std::string& prefix, const std::string& log_stream);
