@@ -7,45 +7,21 @@
 namespace stchat::eventstore {
 namespace {
 
-const char* k_hex = "0123456789abcdef";
-
-// bytea[] literal: {"\\x0a0b",...}; hex needs no escaping beyond the leading backslash.
-std::string bytea_array(const std::vector<new_event>& events) {
-    size_t total = 2;
-    for (const auto& e : events) total += e.payload.size() * 2 + 6;
-    std::string out;
-    out.reserve(total);
-    out.push_back('{');
-    for (size_t i = 0; i < events.size(); ++i) {
-        if (i) out.push_back(',');
-        out += "\"\\\\x";
-        for (unsigned char c : events[i].payload) {
-            out.push_back(k_hex[c >> 4]);
-            out.push_back(k_hex[c & 15]);
-        }
-        out.push_back('"');
-    }
-    out.push_back('}');
-    return out;
+// One of append_batch's arrays, in binary: a field of each event (text, or bytea).
+pqxx::binarystring column(const std::vector<new_event>& events, std::string new_event::*field,
+                          uint32_t element_oid = pg::binary_array::text_oid) {
+    pg::binary_array a(element_oid, events.size());
+    for (const auto& e : events) a.add(e.*field);
+    return a.done();
 }
 
-std::string bigint_array(const std::vector<new_event>& events) {
-    std::string out = "{";
-    for (size_t i = 0; i < events.size(); ++i) {
-        if (i) out.push_back(',');
-        if (events[i].source_time_us) out += std::to_string(*events[i].source_time_us);
-        else out += "NULL";
+pqxx::binarystring source_times(const std::vector<new_event>& events) {
+    pg::binary_array a(pg::binary_array::int8_oid, events.size());
+    for (const auto& e : events) {
+        if (e.source_time_us) a.add_int8(*e.source_time_us);
+        else a.add_null();
     }
-    out.push_back('}');
-    return out;
-}
-
-template <typename Field>
-std::string text_array_of(const std::vector<new_event>& events, Field field) {
-    std::vector<std::string> items;
-    items.reserve(events.size());
-    for (const auto& e : events) items.push_back(e.*field);
-    return pg::text_array(items);
+    return a.done();
 }
 
 const char* const k_select_events =
@@ -94,15 +70,15 @@ public:
         if (events.empty()) return {};
         return guarded([&] {
             pqxx::work tx(conn());
+            // Every array in Postgres' binary format: nothing to escape here, nothing to parse there.
             pqxx::result r = tx.exec_params(
                 "SELECT ord, log_position, log_stream_seq, duplicate, recorded_us FROM append_batch("
                 "$1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[],"
                 " $7::text[], $8::bigint[])",
-                text_array_of(events, &new_event::source),
-                text_array_of(events, &new_event::message_id),
-                text_array_of(events, &new_event::stream), text_array_of(events, &new_event::type),
-                bytea_array(events), text_array_of(events, &new_event::data_json),
-                text_array_of(events, &new_event::metadata_json), bigint_array(events));
+                column(events, &new_event::source), column(events, &new_event::message_id),
+                column(events, &new_event::stream), column(events, &new_event::type),
+                column(events, &new_event::payload, pg::binary_array::bytea_oid), column(events, &new_event::data_json),
+                column(events, &new_event::metadata_json), source_times(events));
             if (r.size() != events.size()) {
                 throw store_error(failure::permanent,
                                   "append_batch returned " + std::to_string(r.size()) +

@@ -134,4 +134,50 @@ std::string text_array(const std::vector<std::string>& items) {
     return out;
 }
 
+binary_array::binary_array(uint32_t element_oid, size_t count) : _count(count) {
+    if (count > static_cast<size_t>(INT32_MAX)) throw std::length_error("binary_array: too many elements");
+    put32(1);  // dimensions
+    put32(0);  // has nulls: set by done()
+    put32(element_oid);
+    put32(static_cast<uint32_t>(count));
+    put32(1);  // lower bound
+}
+
+void binary_array::put32(uint32_t v) {
+    char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                 static_cast<char>(v)};
+    _bytes.append(b, 4);
+}
+
+void binary_array::add(std::string_view bytes) {
+    if (bytes.size() > static_cast<size_t>(INT32_MAX)) throw std::length_error("binary_array: element over 2 GiB");
+    put32(static_cast<uint32_t>(bytes.size()));
+    _bytes.append(bytes.data(), bytes.size());
+    ++_added;
+}
+
+void binary_array::add_int8(int64_t value) {
+    put32(8);
+    auto u = static_cast<uint64_t>(value);
+    put32(static_cast<uint32_t>(u >> 32));
+    put32(static_cast<uint32_t>(u));
+    ++_added;
+}
+
+void binary_array::add_null() {
+    put32(0xffffffffu);  // length -1
+    _has_null = true;
+    ++_added;
+}
+
+pqxx::binarystring binary_array::done() const {
+    if (_added != _count) {
+        throw std::logic_error("binary_array: " + std::to_string(_added) + " elements added, " +
+                               std::to_string(_count) + " announced");
+    }
+    std::string out = _bytes;
+    out[7] = _has_null ? 1 : 0;  // the flags word's low byte
+    return pqxx::binarystring(out.data(), out.size());
+}
+
 }  // namespace stchat::eventstore::pg

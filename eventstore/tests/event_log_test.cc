@@ -66,6 +66,42 @@ BOOST_AUTO_TEST_CASE(binary_payloads_are_stored_byte_for_byte) {
     BOOST_TEST(events[1].payload.empty(), "an empty payload stays empty");
 }
 
+// The batch goes to Postgres as binary arrays (pg::binary_array): nothing is escaped or parsed as
+// a literal, and Postgres still checks what it stores.
+BOOST_AUTO_TEST_CASE(json_documents_come_back_whatever_they_hold_and_invalid_input_stores_nothing) {
+    scratch_database db("json");
+    auto log = make_event_log(db.store());
+    auto pretty = make("s", "1", "a");
+    pretty.data_json = "{\n  \"q\": \"say \\\"hi\\\" \\\\ \\n \\u001e \u00e9\",\n  \"n\": [1, 2]\n}";
+    pretty.metadata_json = "{}";
+    auto second = make("s", "2", "a");
+    second.metadata_json = R"({"headers":{"Nats-Msg-Id":"x,y}{\"z"}})";
+    second.source_time_us.reset();
+    log->append_batch({pretty, second});
+    auto events = log->read_after(0, 10);
+    BOOST_TEST_REQUIRE(events.size() == 2u);
+    BOOST_TEST(events[0].data_json == "{\"n\": [1, 2], \"q\": \"say \\\"hi\\\" \\\\ \\n \\u001e \u00e9\"}",
+               "newlines, quotes, backslashes and an escaped U+001E survive: " << events[0].data_json);
+    BOOST_TEST(events[1].metadata_json == R"({"headers": {"Nats-Msg-Id": "x,y}{\"z"}})", events[1].metadata_json);
+    BOOST_TEST(events[1].data_json == R"({"n": "2"})", "each event keeps its own document");
+    BOOST_TEST(*events[0].source_time_us == 1764312000123456, "a source time in binary survives");
+    BOOST_TEST(!events[1].source_time_us.has_value(), "an unknown source time stays NULL");
+
+    auto bad_json = make("s", "3", "a");
+    bad_json.data_json = std::string("{\"q\": \"raw \x1e here\"}");
+    auto bad_utf8 = make("s", "5", "a");
+    bad_utf8.stream = "room.\xff";
+    for (const auto& bad : {bad_json, bad_utf8}) {
+        try {
+            log->append_batch({make("s", "4", "a"), bad});
+            BOOST_FAIL("invalid input must be refused: " << bad.stream << " " << bad.data_json);
+        } catch (const store_error& e) {
+            BOOST_TEST(e.bad_data(), "refused as bad data (the chat then stores the batch's other sends): " << e.what());
+        }
+    }
+    BOOST_TEST(log->head() == 2, "nothing of those batches is stored");
+}
+
 BOOST_AUTO_TEST_CASE(a_duplicate_append_stores_nothing_and_returns_the_original_position) {
     scratch_database db("dedup");
     auto log = make_event_log(db.store());
