@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <fstream>
+
 #include "stchat/common/log.h"
 #include "stchat/eventstore/sql_session.h"
 
@@ -12,12 +14,40 @@ constexpr const char* k_component = "chat";
 std::string interval_of(std::chrono::milliseconds d) { return std::to_string(d.count()) + " milliseconds"; }
 }  // namespace
 
+std::string node_name(const std::string& host, const std::string& machine, int port, int64_t start_us) {
+    std::string out = "chat@";
+    for (char c : host) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '-' || c == '_';
+        out.push_back(ok ? c : '_');
+    }
+    return out + "[" + machine + "]:" + std::to_string(port) + "/" + std::to_string(start_us);
+}
+
+std::string machine_tag(const std::string& path) {
+    for (const std::string& file : {path, std::string(path == "/etc/machine-id" ? "/var/lib/dbus/machine-id" : "")}) {
+        if (file.empty()) continue;
+        std::ifstream in(file);
+        std::string line;
+        if (!in || !std::getline(in, line)) continue;
+        std::string hex;
+        for (char c : line) {
+            if (hex.size() == 12) break;
+            if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) hex.push_back(c);
+            else break;  // not a machine id
+        }
+        if (hex.size() == 12) return hex;
+    }
+    return "";
+}
+
 std::string make_node_name(int port) {
     char host[256] = {};
     if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                   std::chrono::system_clock::now().time_since_epoch()).count();
-    return "chat@" + std::string(host) + ":" + std::to_string(port) + "/" + std::to_string(us);
+    static const std::string machine = machine_tag();
+    return node_name(host, machine, port, us);
 }
 
 int heal_earlier_nodes_of_this_port(const eventstore::store_config& store, const std::string& self) {

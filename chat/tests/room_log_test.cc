@@ -5,6 +5,9 @@
 #include <set>
 #include <thread>
 
+#include <unistd.h>
+
+#include "../src/node_lease.h"
 #include "stchat/chat/room_log.h"
 #include "test_support.h"
 
@@ -13,8 +16,42 @@ using namespace stchat::testing;
 
 namespace {
 const author alice{"u-alice", "alice"};
+
+// A file with `text`, removed at the end of the scope.
+class temp_file {
+public:
+    explicit temp_file(const std::string& text) {
+        char name[] = "/tmp/stchat-test-XXXXXX";
+        int fd = ::mkstemp(name);
+        BOOST_REQUIRE(fd >= 0);
+        BOOST_REQUIRE(::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+        ::close(fd);
+        _path = name;
+    }
+    ~temp_file() { ::unlink(_path.c_str()); }
+    const std::string& path() const { return _path; }
+
+private:
+    std::string _path;
+};
 const author bob{"u-bob", "bob"};
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(node_names_carry_the_machine_so_two_machines_of_one_host_name_never_share_a_port_prefix) {
+    BOOST_TEST(node_name("web1", "3f2a9c1b0d4e", 8888, 1764480000123456) ==
+               "chat@web1[3f2a9c1b0d4e]:8888/1764480000123456");
+    BOOST_TEST(node_name("web1", "aaaaaaaaaaaa", 8888, 1) != node_name("web1", "bbbbbbbbbbbb", 8888, 1),
+               "same host name and port, other machine: another prefix, so no takeover");
+    BOOST_TEST(node_name("we:b/1%", "", 8888, 7) == "chat@we_b_1_[]:8888/7",
+               "a host name's ':', '/' and LIKE's characters cannot bend the name's parts");
+    temp_file id("0123456789abcdef0123456789abcdef\n");
+    BOOST_TEST(machine_tag(id.path()) == "0123456789ab", "the first 12 hex digits");
+    temp_file bad("not-a-machine-id\n");
+    BOOST_TEST(machine_tag(bad.path()) == "", "anything else is no machine id");
+    BOOST_TEST(machine_tag("/nonexistent/machine-id") == "", "nor is a missing file");
+    std::string mine = make_node_name(8888);
+    BOOST_TEST(mine.find("]:8888/") != std::string::npos, mine);
+}
 
 BOOST_AUTO_TEST_CASE(room_names_follow_the_protocol_pattern) {
     BOOST_TEST(valid_room_name("lobby"));

@@ -1,5 +1,5 @@
 -- adopt_chat_node: a chat process starting on a host and port takes over the node of the last
--- process that served there (`prefix`: "chat@<host>:<port>/"), which is dead since the port is
+-- process that served there (`prefix`: "chat@<host>[<machine>]:<port>/"), which is dead since the port is
 -- now held by the caller, together with the rooms its users were in. Its users come back to
 -- the same address within seconds (a restart): they are still in their rooms through this node,
 -- so their joins need not be appended again, nor the leaves before them; the caller appends
@@ -8,9 +8,9 @@
 -- it healed already has nothing open, and nothing is adopted.
 -- Returns (node, room, uid, username) per open membership: none when there is nothing to adopt.
 --
--- Example: chat@web1:8888/1764470000000000 was SIGKILLed with alice in lobby:
---   SELECT * FROM adopt_chat_node('chat@web1:8888/');
---   -> chat@web1:8888/1764470000000000 | lobby | u-alice | alice
+-- Example: chat@web1[3f2a9c1b0d4e]:8888/1764470000000000 was SIGKILLed with alice in lobby:
+--   SELECT * FROM adopt_chat_node('chat@web1[3f2a9c1b0d4e]:8888/');
+--   -> chat@web1[3f2a9c1b0d4e]:8888/1764470000000000 | lobby | u-alice | alice
 CREATE OR REPLACE FUNCTION adopt_chat_node(prefix text)
 RETURNS TABLE (node text, room text, uid text, username text)
 LANGUAGE plpgsql AS $$
