@@ -38,7 +38,7 @@
 #include "node_lease.h"
 #include "ops_sampler.h"
 #include "protocol_codec.h"
-#include "room_access_cache.h"
+#include "join_gate.h"
 #include "room_fanout.h"
 #include "room_presence.h"
 #include "room_keys.h"
@@ -91,9 +91,6 @@ struct session {
     token_bucket pings;    // pings from the client
 };
 
-// What a join was decided: go ahead, refused, or the database failed.
-enum class access_result { ok, forbidden, failed, busy };
-
 int64_t now_seconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -126,6 +123,9 @@ public:
         _server.clear_error_channels(websocketpp::log::elevel::all);
         _server.init_asio();
         _urgent = std::make_unique<urgent_lane>(_server.get_io_service());
+        _gate = std::make_unique<join_gate>(
+            join_gate_config{config.rooms_per_minute, config.max_key_checks, &_metrics.key_checks_queued},
+            _server.get_io_service(), _writer, _keys);
         _hold_timer = std::make_unique<asio::steady_timer>(_server.get_io_service());
         _server.set_reuse_addr(true);
         // Small frames go out at once: Nagle's algorithm would hold them for the peer's delayed ACK.
@@ -385,84 +385,16 @@ private:
                          r.room);
         }
         if (!take_action(h, s, "join", r.room)) return;
-        // The room's access (known, or read once on the writer thread for all the joins that
-        // wait for it), then the join continues here; a refusal says nothing about the room.
+        // Access, quota and key (join_gate), then the join continues here; a refusal says nothing
+        // about the room.
         s.join_pending = true;
-        auto& io = _server.get_io_service();
-        auto then = [this, h, room = r.room, since = r.since, key = r.key](const std::optional<room_access>& access) {
-            after_access(h, room, since, key, access);
-        };
-        if (const room_access* known = _access.find(r.room)) {
-            return asio::post(io, [then, access = *known] { then(access); });
-        }
-        if (!_access.wait(r.room, then)) return;
-        _writer.post([this, room = r.room, &io](room_log& rooms) {
-            std::optional<room_access> access;
-            try {
-                access = rooms.access(room);
-            } catch (const std::exception& e) {
-                log::error(k_component, std::string("access check failed: ") + e.what());
-            }
-            asio::post(io, [this, room, access] { _access.done(room, access); });
-        });
+        _gate->check(s.who.uid, r.room, r.key, [this, h] { return _sessions.count(h) > 0; },
+                    [this, h, room = r.room, since = r.since](access_result result, int wait_ms) {
+                        decided(h, room, since, result, wait_ms);
+                    });
     }
 
-    void after_access(hdl_t h, const std::string& room, std::optional<int64_t> since, const std::string& key,
-                      const std::optional<room_access>& access) {
-        auto it = _sessions.find(h);
-        if (it == _sessions.end()) return;
-        session& s = it->second;
-        if (!access) return decided(h, room, since, access_result::failed);
-        if (!access->has_events && !is_feed_room(room)) {
-            if (int wait_ms = room_quota_wait(s.who.uid); wait_ms > 0) {
-                _metrics.errors["rate_limited"]->add();
-                send_text(h, error_frame("rate_limited",
-                                         "at most " + std::to_string(_config.rooms_per_minute) + " new rooms a minute",
-                                         "join", wait_ms, room));
-                return release_held(h);
-            }
-        }
-        const room_key& stored = access->key;
-        if (!stored.kind.empty() && key.empty()) return decided(h, room, since, access_result::forbidden);
-        if (stored.kind.empty() && (key.empty() || access->has_events || is_feed_room(room))) {
-            return decided(h, room, since, access_result::ok);  // an open room (a key is ignored)
-        }
-        if (_keys.queued() >= _config.max_key_checks) return decided(h, room, since, access_result::busy);
-        _metrics.key_checks_queued.add(1);
-        auto& io = _server.get_io_service();
-        if (!stored.kind.empty()) {
-            _keys.post([this, h, room, since, key, stored, &io] {
-                bool ok = key_matches(stored, key);
-                _metrics.key_checks_queued.add(-1);
-                asio::post(io, [=] { decided(h, room, since, ok ? access_result::ok : access_result::forbidden); });
-            });
-            return;
-        }
-        // A new room with a key: hash it here, claim the room on the writer, and if another join
-        // claimed it first, check the key against theirs.
-        _keys.post([this, h, room, since, key, &io] {
-            std::string phc = hash_room_key(key);
-            _metrics.key_checks_queued.add(-1);
-            _writer.post([this, h, room, since, key, phc, &io](room_log& rooms) {
-                std::optional<room_key> now;
-                try {
-                    now = rooms.claim_private(room, phc);
-                } catch (const std::exception& e) {
-                    log::error(k_component, std::string("private room claim failed: ") + e.what());
-                }
-                if (!now || now->kind.empty() || now->phc == phc) {
-                    auto result = now ? access_result::ok : access_result::failed;
-                    return asio::post(io, [=] { decided(h, room, since, result); });
-                }
-                _keys.post([this, h, room, since, key, stored = *now, &io] {
-                    bool ok = key_matches(stored, key);
-                    asio::post(io, [=] { decided(h, room, since, ok ? access_result::ok : access_result::forbidden); });
-                });
-            });
-        });
-    }
-
-    void decided(hdl_t h, const std::string& room, std::optional<int64_t> since, access_result result) {
+    void decided(hdl_t h, const std::string& room, std::optional<int64_t> since, access_result result, int wait_ms) {
         auto it = _sessions.find(h);
         if (it == _sessions.end()) return;
         switch (result) {
@@ -473,22 +405,16 @@ private:
             send_text(h, error_frame("rate_limited", "private room checks are busy", "join", 1000, room));
             break;
         case access_result::failed: error(h, "internal", "the join failed; join again", "join", room); break;
+        case access_result::room_quota:
+            _metrics.errors["rate_limited"]->add();
+            send_text(h, error_frame("rate_limited",
+                                     "at most " + std::to_string(_config.rooms_per_minute) + " new rooms a minute",
+                                     "join", wait_ms, room));
+            break;
         }
         release_held(h);
     }
 
-    // 0 when `uid` may create a room now (and counts it), else the ms until it may.
-    int room_quota_wait(const std::string& uid) {
-        auto now = steady::now();
-        auto& made = _rooms_made[uid];
-        while (!made.empty() && now - made.front() >= std::chrono::minutes(1)) made.pop_front();
-        if (static_cast<int>(made.size()) >= _config.rooms_per_minute) {
-            return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        made.front() + std::chrono::minutes(1) - now).count()) + 1;
-        }
-        made.push_back(now);
-        return 0;
-    }
 
     void on_send(hdl_t h, session& s, request& r) {
         if (!s.rooms.count(r.room)) return error(h, "not_joined", "join the room first", r.id);
@@ -908,14 +834,7 @@ private:
             case keepalive_action::none: break;
             }
         }
-        // Room-creation quotas of users with nothing in the last minute are forgotten.
-        for (auto it = _rooms_made.begin(); it != _rooms_made.end();) {
-            if (it->second.empty() || now - it->second.back() >= std::chrono::minutes(1)) {
-                it = _rooms_made.erase(it);
-            } else {
-                ++it;
-            }
-        }
+        _gate->sweep();  // room-creation quotas of users with nothing in the last minute
         _fanout.forget_empty_rooms();
     }
 
@@ -951,7 +870,7 @@ private:
     db_worker _writer;  // joins, leaves, sends, access checks, in arrival order
     db_worker _reader;  // replays
     task_thread _keys;  // argon2id hashes and checks (see ~chat_server for the stop order)
-    room_access_cache _access{100000};
+    std::unique_ptr<join_gate> _gate;  // access, quotas and keys before a join (set with Asio)
     room_presence _room_presence;  // who is in the rooms this process has sessions in, by their events
     std::map<hdl_t, session, std::owner_less<hdl_t>> _sessions;
     // Each session's session_room and session_output live in std::map nodes, erased only after
@@ -971,7 +890,6 @@ private:
     };
     std::map<std::string, std::map<std::string, presence>> _presence;  // room -> uid -> its sessions here
     std::map<std::string, std::map<std::string, std::string>> _adopted;  // room -> uid -> name: taken over, not back yet
-    std::map<std::string, std::deque<steady::time_point>> _rooms_made;  // uid -> rooms it made, last minute
     uint64_t _next_session = 0;
     uint64_t _rejoins = 0;
     uint64_t _boot = std::chrono::system_clock::now().time_since_epoch().count();

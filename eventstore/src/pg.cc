@@ -170,14 +170,13 @@ void binary_array::add_null() {
     ++_added;
 }
 
-pqxx::binarystring binary_array::done() const {
+pqxx::binarystring binary_array::done() {
     if (_added != _count) {
         throw std::logic_error("binary_array: " + std::to_string(_added) + " elements added, " +
                                std::to_string(_count) + " announced");
     }
-    std::string out = _bytes;
-    out[7] = _has_null ? 1 : 0;  // the flags word's low byte
-    return pqxx::binarystring(out.data(), out.size());
+    _bytes[7] = _has_null ? 1 : 0;  // the flags word's low byte
+    return pqxx::binarystring(_bytes.data(), _bytes.size());
 }
 
 }  // namespace stchat::eventstore::pg

@@ -29,8 +29,9 @@ std::string text_array(const std::vector<std::string>& items);
 // parameter: it reaches Postgres with no text parsing at all. A literal is scanned by array_in
 // character by character for quotes and escapes, and bytea elements go through hex both ways;
 // for a batch of 2,000 feed events that parsing was ~12% of append_batch's time.
-// The parameter's type comes from the statement's cast ($1::text[]); the element type here
-// must be that array's (array_recv refuses another).
+// The parameter's type comes from the statement's cast ($1::text[]: libpqxx sends no types, and
+// Postgres types an unknown parameter by its one cast, so use each $n once, cast); the element
+// type here must be that array's (array_recv refuses another).
 //
 // Example: binary_array a(binary_array::text_oid, 2); a.add("x"); a.add_null();
 //          tx.exec_params("SELECT $1::text[]", a.done());   -> {x,NULL}
@@ -43,7 +44,7 @@ public:
     void add_int8(int64_t value);
     void add_null();
     // The parameter; throws std::logic_error unless exactly `count` elements were added.
-    pqxx::binarystring done() const;
+    pqxx::binarystring done();
 
 private:
     void put32(uint32_t v);

@@ -50,7 +50,8 @@ void add_consumer_if_missing(jsCtx* js, const ingest_config& config) {
     cc.AckPolicy = js_AckExplicit;
     cc.DeliverPolicy = js_DeliverAll;
     cc.AckWait = static_cast<int64_t>(config.ack_wait.count()) * 1000000;
-    cc.MaxAckPending = std::max(20000, config.batch_size * 4);
+    // Up to 7 batches are unacked at once (fetched, 2 queued, appending, 2 committed, acking).
+    cc.MaxAckPending = std::max(20000, config.batch_size * 8);
     cc.MaxDeliver = -1;  // never give up on a message: it must reach the log
     s = js_AddConsumer(&raw, js, config.nats.stream.c_str(), &cc, nullptr, &jerr);
     nats::check(s, ("create consumer " + config.consumer).c_str());
@@ -139,6 +140,9 @@ public:
         log::info(k_component, "connecting to " + _config.nats.nats_urls + ", stream " +
                                    _config.nats.stream + ", consumer " + _config.consumer);
 
+        // Declared before the stages, so destroyed after them: however run() ends, the batches in
+        // hand are acked while their subscription still exists.
+        binding b;
         // Three stages overlap: this thread fetches and decodes batch N+1 while the appender
         // commits batch N and the finisher acks and frees batch N-1 (acking and freeing 2,000
         // messages took ~7% of the appender's time, which is the pipeline's bound). Before a
@@ -170,7 +174,6 @@ public:
                 self._watchdog = nullptr;
             }
         } threads{*this, std::thread([this] { append_loop(); }), std::thread([this] { finish_loop(); })};
-        binding b;
         std::string last_problem;
         int idle_fetches = 0;
         std::chrono::milliseconds backoff{100};
@@ -302,6 +305,8 @@ private:
                     // To the finisher (at most two waiting: it is far quicker than a commit).
                     _changed.wait(lock, [&] { return _committed.size() < 2; });
                     _committed.push_back(std::move(work));
+                } else {
+                    work = batch{};  // dropped unacked; freed before drain() may return
                 }
                 _busy = false;
             }

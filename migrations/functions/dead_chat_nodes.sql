@@ -3,8 +3,8 @@
 -- wait on each other's rows). Forgets nodes dead for over a day with nothing joined since their
 -- last heal. Run by every chat process at start and every third of the lease.
 --
--- Example: SELECT * FROM dead_chat_nodes('chat@web1:8888/17644…', interval '15 seconds');
---   chat@web2:8888/1764479000654321
+-- Example: SELECT * FROM dead_chat_nodes('chat@web1[3f2a9c1b0d4e]:8888/17644…', interval '15 seconds');
+--   chat@web2[8d1e77a0c3b2]:8888/1764479000654321
 CREATE OR REPLACE FUNCTION dead_chat_nodes(me text, lease interval)
 RETURNS SETOF text
 LANGUAGE plpgsql AS $$

@@ -4,7 +4,7 @@
 -- The row lock orders a renewal and a heal of the same node (heal_chat_node locks it too), and
 -- both write clock_timestamp() after taking it, so their times follow that order.
 --
--- Example: SELECT healed FROM renew_chat_node('chat@web1:8888/1764480000123456');  -> false
+-- Example: SELECT healed FROM renew_chat_node('chat@web1[3f2a9c1b0d4e]:8888/1764480000123456');  -> false
 CREATE OR REPLACE FUNCTION renew_chat_node(me text, OUT healed boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
