@@ -698,12 +698,14 @@ private:
     }
 
     void send_message(hdl_t h, session& s, const std::string& room, const std::string& id, const std::string& text) {
-        auto& io = _server.get_io_service();
         bool legacy = s.legacy;
         auto received = steady::now();
-        _writer.send({{room, s.who, id, text}, [this, h, room, id, legacy, received, &io](room_ack ack, send_outcome outcome) {
+        // The ack goes through the urgent lane too, right behind its commit's fan-out (the
+        // writer calls the batch hook first): the sender hears of the commit as soon as the
+        // room does, not a whole round of queued writes later (~18 ms when busy).
+        _writer.send({{room, s.who, id, text}, [this, h, room, id, legacy, received](room_ack ack, send_outcome outcome) {
                           if (outcome == send_outcome::stored) (ack.duplicate ? _metrics.duplicates : _metrics.messages_stored).add();
-                          asio::post(io, [this, h, room, id, legacy, ack, outcome, received] {
+                          _urgent->post([this, h, room, id, legacy, ack, outcome, received] {
                               if (legacy || !_sessions.count(h)) return;
                               _metrics.send_latency.observe(std::chrono::duration<double>(steady::now() - received).count());
                               if (outcome == send_outcome::bad_data) return error(h, "bad_frame", "the database refused this message", id);

@@ -9,9 +9,9 @@
 // read the frame, so it never paid that round. Work posted here runs before the next handler
 // of the queue instead: the thread driving the io_context calls drain() between handlers (run()).
 //
-// Only for work that must not wait and is bounded by something else (a group commit's events,
-// a relay batch, each already bounded by the worker and the relay): everything else stays on
-// the ordinary queue, in order.
+// Only for work that must not wait and is bounded by something else (a group commit's events
+// and its acks, a relay batch, each already bounded by the worker and the relay): everything
+// else stays on the ordinary queue, in order.
 //
 // Example:
 //   urgent_lane lane(io);
