@@ -7,9 +7,10 @@
 //
 // What a frame means is decided by protocol_codec; who a client is by identity; what a string
 // may hold by text_rules; when a session is pinged or idle by keepalive; who is in a room by
-// room_presence; a room's access by room_access_cache; which session gets which room event by
-// room_fanout; how much a session may have waiting by session_output; what plain HTTP gets by
-// http_edge. This file is the sessions: what each may do, and when.
+// room_presence (and through this process by local_presence); whether a join may go ahead by
+// join_gate; how a join catches up with its room by room_replay; which session gets which room
+// event by room_fanout; how much a session may have waiting by session_output; what plain HTTP
+// gets by http_edge. This file is the sessions: what each may do, and when.
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
@@ -39,9 +40,11 @@
 #include "ops_sampler.h"
 #include "protocol_codec.h"
 #include "join_gate.h"
+#include "local_presence.h"
 #include "room_fanout.h"
 #include "room_presence.h"
 #include "room_keys.h"
+#include "room_replay.h"
 #include "stchat/chat/chat_server.h"
 #include "stchat/chat/room_log.h"
 #include "stchat/common/limits.h"
@@ -127,6 +130,13 @@ public:
             join_gate_config{config.rooms_per_minute, config.max_key_checks, &_metrics.key_checks_queued},
             _server.get_io_service(), _writer, _keys);
         _hold_timer = std::make_unique<asio::steady_timer>(_server.get_io_service());
+        _replay = std::make_unique<room_replay>(
+            room_replay_config{&_reader, &_fanout, &_room_presence, &_frames, _config.max_buffered,
+                               &_metrics.replays_from_memory,
+                               [this](const replay_cursor& c, replay_session* out) { return replay_target(c, out); },
+                               [this](const replay_cursor& c) { join_failed(c); },
+                               [this](const replay_cursor& c, int64_t head) { send_joined(c, head); }},
+            _server.get_io_service());
         _server.set_reuse_addr(true);
         // Small frames go out at once: Nagle's algorithm would hold them for the peer's delayed ACK.
         _server.set_tcp_post_init_handler([this_ = &_server](websocketpp::connection_hdl h) {
@@ -181,12 +191,12 @@ public:
         node_start adopted = adopt_earlier_node_of_this_port(_config.store, _node);
         _node = adopted.node;
         _writer.set_node(_node);
-        for (auto& m : adopted.members) _adopted[m.room].emplace(m.uid, m.name);
+        _local.adopt(adopted.members);
         heal_earlier_nodes_of_this_port(_config.store, _node);
         _server.start_accept();
         _tick = std::make_unique<asio::steady_timer>(_server.get_io_service());
         schedule_tick();
-        if (!_adopted.empty()) {
+        if (_local.has_adopted()) {
             // Those who did not come back within the lease leave.
             _adopt_timer = std::make_unique<asio::steady_timer>(_server.get_io_service(),
                                                                 std::chrono::milliseconds(_config.node_lease_ms));
@@ -478,9 +488,9 @@ private:
     }
 
     // ---- rooms ----
-    // The hand-over from replay to live: the session is registered for live events first (they
-    // wait in `pending`), then the replay is read after the join commits, delivered, and the
-    // pending events with a higher seq follow. Each event is delivered once: seq > last_seq.
+    // The session is registered for live events first (they wait in `pending`), then its join is
+    // appended (if it is the user's first connection to the room here), then the replay runs
+    // (room_replay.h): the hand-over from the room's past to its live events, each once.
     void join(hdl_t h, session& s, const std::string& room, std::optional<int64_t> since, bool quiet) {
         bool again = s.rooms.count(room) > 0;
         session_room& state = s.rooms[room];
@@ -490,13 +500,9 @@ private:
         bool feed = is_feed_room(room);
         bool first = false;
         uint64_t presence_token = !feed && !again ? _room_presence.track(room) : 0;  // non-zero: read who is in it
-        if (!feed && !again) {
-            presence& p = _presence[room][s.who.uid];
-            first = p.connections++ == 0;
-            if (first) p.name = s.who.name;
-            // Back after a restart of this process, still in the room through its node: no join.
-            if (first && take_adopted(room, s.who.uid)) first = false;
-        }
+        // Its first connection to the room here, and not back after a restart of this process
+        // (still in the room through its node): its join is appended.
+        if (!feed && !again) first = _local.enter(room, s.who);
         author who = s.who;
         std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) + ":" +
                               std::to_string(_boot);
@@ -512,173 +518,58 @@ private:
             r.with_members = with_members;
             return r;
         };
-        if (!first) return start_replay(c, start(0));
+        if (!first) return _replay->start(c, start(0));
         // The join is group-committed with the other sends, joins and leaves; its replay is read
         // with the other joins' replays (or comes from memory).
         auto& io = _server.get_io_service();
         _writer.send({{room, who, request, "", append_kind::join}, [this, c, start, &io](room_ack ack, send_outcome outcome) {
-                          if (outcome != send_outcome::stored) return replay_failed(c);
-                          asio::post(io, [this, c, r = start(ack.seq)] { start_replay(c, r); });
-                      }});
-    }
-    // A replay goes page by page, each page read on the reader thread and delivered here, and
-    // the next one is read only when the client has taken most of what was sent: a client that
-    // joins with since=0 in a long room is fed at its own pace, never closed as slow, and the
-    // server never holds the whole history in memory.
-    struct replay_cursor {
-        hdl_t h;
-        std::string room;
-        uint64_t generation;  // the join this replay belongs to (a later join starts its own)
-        int64_t after;        // seq the next page starts after
-        int64_t head;         // the room's head when the join was read
-        bool first;
-        uint64_t presence_token;  // non-zero: the first read also reads who is in the room
-    };
-
-    // A replay's next page: from the room's recent events this process remembers when they reach
-    // back far enough and who is in the room is known (room_fanout::recent), else read.
-    // Asio thread.
-    void start_replay(replay_cursor c, const room_read& r) {
-        if (!r.with_members && _room_presence.known(c.room)) {
-            if (auto page = _fanout.recent(r, k_read_page)) {
-                _metrics.replays_from_memory.add();
-                if (c.first) {
-                    c.head = page->head;
-                    c.after = r.from_head ? std::max<int64_t>(0, page->head - r.after_seq) : r.after_seq;
-                }
-                return replay_page(c, false, page->events);
-            }
-        }
-        read_replay(c, r);
-    }
-
-    // Reads a page on the reader thread (batched with the other sessions' reads), delivered by
-    // replay_page. The first read also fixes where the replay starts, from the room's head. A
-    // complete page (up to the head) is remembered for the room's next replays.
-    // Any thread.
-    void read_replay(replay_cursor c, room_read r) {
-        auto& io = _server.get_io_service();
-        _reader.read({r, [this, c, r, &io](const room_page* page) mutable {
-                          if (!page) return replay_failed(c);
-                          if (c.first) {
-                              c.head = page->head;
-                              c.after = r.from_head ? std::max<int64_t>(0, page->head - r.after_seq)
-                                                    : std::min(r.after_seq, page->head);
-                          }
-                          int64_t after = c.first ? c.after : r.after_seq;
-                          asio::post(io, [this, c, r, after, head = page->head, events = page->events, members = page->members] {
-                              session* reader = nullptr;
-                              if (static_cast<int>(events->size()) < k_read_page && replay_state(c, &reader)) {
-                                  _fanout.learn(c.room, after, *events, head);  // read for a member still in the room
-                              }
-                              if (r.with_members) {
-                                  if (members) _room_presence.seed(c.room, c.presence_token, members->as_of_position, members->members);
-                                  else _room_presence.failed(c.room, c.presence_token);
-                              }
-                              replay_page(c, false, *events);
-                          });
+                          if (outcome != send_outcome::stored) return _replay->failed(c);
+                          asio::post(io, [this, c, r = start(ack.seq)] { _replay->start(c, r); });
                       }});
     }
 
-    // A join whose database work failed: the session leaves the room and is told to join again;
-    // who is in the room, if this read was to say it, is asked again by the next join.
-    void replay_failed(const replay_cursor& c) {
-        asio::post(_server.get_io_service(), [this, c] {
-            if (c.presence_token) _room_presence.failed(c.room, c.presence_token);
-            replay_page(c, true, {});
-        });
-    }
-
-    session_room* replay_state(const replay_cursor& c, session** out) {
+    // The first page of a join's replay is in: the client hears it has joined, at `head`, with
+    // who is there (at most k_max_member_names: a room of 10,000 must not send 10,000 names per
+    // join). Who the room's events say is there (the same on every process); until that is known
+    // (its read failed), who is there through this process.
+    void send_joined(const replay_cursor& c, int64_t head) {
         auto it = _sessions.find(c.h);
-        if (it == _sessions.end()) return nullptr;
-        auto r = it->second.rooms.find(c.room);
-        if (r == it->second.rooms.end() || r->second.generation != c.generation) return nullptr;
-        *out = &it->second;
-        return &r->second;
-    }
-
-    void replay_page(replay_cursor c, bool failed, const std::vector<room_event>& page) {
-        session* sp = nullptr;
-        session_room* st = replay_state(c, &sp);
-        if (!st) return;  // gone, left, or joined again
-        session& s = *sp;
-        if (failed) {
-            // Leave the room so that the client's join can simply be repeated.
-            leave_room(c.h, s, c.room);
-            s.rooms.erase(c.room);
-            return error(c.h, "internal", "the join failed; join again", "join", c.room);
-        }
-        if (c.first) {
-            st->last_seq = c.after;  // live events up to here are the client's already
-            if (!s.legacy) {
-                // At most k_max_member_names: a room of 10,000 must not send 10,000 names per join.
-                // Who the room's events say is there (the same on every process); until that is
-                // known (its read failed), who is there through this process.
-                size_t total = 0;
-                std::vector<std::string> names = _room_presence.names(c.room, k_max_member_names, &total);
-                if (_room_presence.known(c.room) && !_room_presence.present(c.room, s.who.uid)) {
-                    // Its own join is committed, its event not yet relayed here: it is there.
-                    if (names.size() < k_max_member_names) names.push_back(s.who.name);
-                    ++total;
-                }
-                if (!_room_presence.known(c.room)) {
-                    if (auto present = _presence.find(c.room); present != _presence.end()) {
-                        total = present->second.size();
-                        for (const auto& p : present->second) {
-                            if (names.size() >= k_max_member_names) break;
-                            names.push_back(p.second.name);
-                        }
-                    }
-                }
-                send_text(c.h, joined_frame(c.room, std::max(c.head, page.empty() ? c.head : page.back().seq), names, total));
+        if (it == _sessions.end() || it->second.legacy) return;
+        const session& s = it->second;
+        size_t total = 0;
+        std::vector<std::string> names;
+        if (_room_presence.known(c.room)) {
+            names = _room_presence.names(c.room, k_max_member_names, &total);
+            if (!_room_presence.present(c.room, s.who.uid)) {
+                // Its own join is committed, its event not yet relayed here: it is there.
+                if (names.size() < k_max_member_names) names.push_back(s.who.name);
+                ++total;
             }
-            c.first = false;
-            c.presence_token = 0;  // later pages read no members
-        }
-        bool more = static_cast<int>(page.size()) == k_read_page;
-        size_t from = 0;  // the first event of the page this session has not seen
-        while (from < page.size() && page[from].seq <= st->last_seq) ++from;
-        server_t::message_ptr together =
-            !s.legacy && page.size() - from > 1 ? _frames.run(page, from) : nullptr;
-        if (together && buffered(s) + together->get_payload().size() <= _config.max_buffered / 2) {
-            // The rest of the page in one write, its frames shared with the same page's other replays.
-            s.out.send(together, page.size() - from);
-            st->last_seq = c.after = page.back().seq;
         } else {
-            for (const auto& e : page) {
-                if (buffered(s) > _config.max_buffered / 2) {
-                    more = true;  // the rest of this page comes again with the next read
-                    break;
-                }
-                event_frames frames{e, s.legacy || e.seq <= st->last_seq ? nullptr : _frames.one(e), nullptr};
-                deliver({&s.out, s.legacy, st}, frames);
-                c.after = e.seq;
-            }
+            names = _local.names(c.room, k_max_member_names, &total);
         }
-        if (more) return continue_replay(c);
-        st->replaying = false;
-        auto pending = std::move(st->pending);
-        for (const auto& e : pending) {
-            event_frames frames{e, s.legacy || e.seq <= st->last_seq ? nullptr : _frames.one(e), nullptr};
-            deliver({&s.out, s.legacy, st}, frames);
-        }
+        send_text(c.h, joined_frame(c.room, head, names, total));
     }
 
-    // Reads the next page once the client has drained its buffer below a quarter of the bound.
-    void continue_replay(replay_cursor c) {
-        session* sp = nullptr;
-        if (!replay_state(c, &sp)) return;
-        if (buffered(*sp) <= _config.max_buffered / 4) {
-            return start_replay(c, {c.room, c.after, false});
-        }
-        auto timer = std::make_shared<asio::steady_timer>(_server.get_io_service(), std::chrono::milliseconds(10));
-        timer->async_wait([this, c, timer](const std::error_code& ec) {
-            if (!ec) continue_replay(c);
-        });
+    // A join whose database work failed: the session leaves the room so that the client's join
+    // can simply be repeated.
+    void join_failed(const replay_cursor& c) {
+        auto it = _sessions.find(c.h);
+        if (it == _sessions.end()) return;
+        leave_room(c.h, it->second, c.room);
+        it->second.rooms.erase(c.room);
+        error(c.h, "internal", "the join failed; join again", "join", c.room);
     }
 
-    size_t buffered(const session& s) const { return s.out.buffered(); }
+    // The session of a replay, if it is still in the same join of the room.
+    bool replay_target(const replay_cursor& c, replay_session* out) {
+        auto it = _sessions.find(c.h);
+        if (it == _sessions.end()) return false;
+        auto r = it->second.rooms.find(c.room);
+        if (r == it->second.rooms.end() || r->second.generation != c.generation) return false;
+        *out = {&it->second.out, it->second.legacy, &r->second};
+        return true;
+    }
 
     // Rooms nobody on this process is in leave the maps: memory follows the rooms in use, not
     // every room ever joined.
@@ -686,12 +577,7 @@ private:
         _fanout.remove(room, s.id);
         if (is_feed_room(room)) return;  // read-only: nothing to record
         _room_presence.untrack(room);
-        auto p = _presence.find(room);
-        if (p == _presence.end()) return;
-        auto count = p->second.find(s.who.uid);
-        if (count == p->second.end() || --count->second.connections > 0) return;
-        p->second.erase(count);
-        if (p->second.empty()) _presence.erase(p);
+        if (!_local.leave(room, s.who.uid)) return;  // another connection of the user is still there
         author who = s.who;
         std::string request = std::to_string(s.id) + ":" + std::to_string(++s.next_request) + ":" + std::to_string(_boot);
         _writer.send({{room, who, request, "", append_kind::leave}, [](room_ack, send_outcome) {}});
@@ -716,28 +602,16 @@ private:
                       }});
     }
 
-    // A user of the node this process took over (adopt_earlier_node_of_this_port) is back.
-    bool take_adopted(const std::string& room, const std::string& uid) {
-        auto r = _adopted.find(room);
-        if (r == _adopted.end()) return false;
-        if (r->second.erase(uid) == 0) return false;
-        if (r->second.empty()) _adopted.erase(r);
-        return true;
-    }
-
     // The users of the node taken over who did not come back within the lease leave (marked
     // still_here for those who came back through another node), in arrival order with this
     // node's other writes.
     void leave_adopted() {
-        if (_adopted.empty()) return;
+        if (!_local.has_adopted()) return;
         std::vector<std::string> rooms, uids;
-        for (const auto& [room, users] : _adopted) {
-            for (const auto& [uid, name] : users) {
-                rooms.push_back(room);
-                uids.push_back(uid);
-            }
+        for (auto& m : _local.take_not_back()) {
+            rooms.push_back(std::move(m.room));
+            uids.push_back(std::move(m.uid));
         }
-        _adopted.clear();
         _writer.post([node = _node, rooms = std::move(rooms), uids = std::move(uids)](room_log& log) {
             try {
                 int n = log.close_memberships(node, rooms, uids);
@@ -752,23 +626,19 @@ private:
     // This node was healed while alive (its lease ran out): every user it has in a room joins
     // again, so that the room's events say they are there.
     void join_again() {
-        _adopted.clear();  // healed too: those of them who come back join again like anyone
-        for (const auto& [room, users] : _presence) {
-            for (const auto& [uid, p] : users) join_again(room, uid, 1);
-        }
+        _local.forget_adopted();  // healed too: those of them who come back join again like anyone
+        for (const auto& [room, who] : _local.all()) join_again(room, who.uid, 1);
     }
 
     // One user's join again; a failed one (Postgres still away) is tried again after a second,
     // as long as the user is still here, up to 60 times. A join appended twice is harmless: the
     // last join or leave of a (room, user, node) is what counts.
     void join_again(const std::string& room, const std::string& uid, int attempt) {
-        auto users = _presence.find(room);
-        if (users == _presence.end()) return;
-        auto p = users->second.find(uid);
-        if (p == users->second.end()) return;
+        const std::string* name = _local.name_of(room, uid);
+        if (!name) return;  // left meanwhile
         std::string request = "again:" + std::to_string(++_rejoins) + ":" + std::to_string(_boot);
         auto& io = _server.get_io_service();
-        _writer.send({{room, {uid, p->second.name}, request, "", append_kind::join},
+        _writer.send({{room, {uid, *name}, request, "", append_kind::join},
                       [this, room, uid, attempt, &io](room_ack, send_outcome outcome) {
                           if (outcome == send_outcome::stored || attempt >= 60) return;
                           asio::post(io, [this, room, uid, attempt, &io] {
@@ -878,6 +748,7 @@ private:
     // Each session's session_room and session_output live in std::map nodes, erased only after
     // the session has left _fanout.
     frame_cache _frames;  // replays' frames, shared by identical replays
+    std::unique_ptr<room_replay> _replay;  // joins' replays (set with Asio)
     session_output_config _output_rules{_config.max_buffered, &_metrics.frames_sent, _metrics.closed["slow_reader"]};
     room_fanout _fanout{{10000, &_room_presence, &_metrics.fanned_writer, &_metrics.fanned_relay, k_presence_hold_min, k_presence_hold_max,
                          [this](std::chrono::milliseconds delay) {
@@ -886,12 +757,7 @@ private:
                                  if (!ec) _fanout.flush_held();
                              });
                          }}};
-    struct presence {
-        int connections = 0;
-        std::string name;  // as the user's first connection in the room gave it
-    };
-    std::map<std::string, std::map<std::string, presence>> _presence;  // room -> uid -> its sessions here
-    std::map<std::string, std::map<std::string, std::string>> _adopted;  // room -> uid -> name: taken over, not back yet
+    local_presence _local;  // who is in which room through this process; the users taken over
     uint64_t _next_session = 0;
     uint64_t _rejoins = 0;
     uint64_t _boot = std::chrono::system_clock::now().time_since_epoch().count();

@@ -24,6 +24,8 @@ public:
     virtual void send(const server_t::message_ptr& message, size_t frames = 1) = 0;
     // Closed 1013 for not keeping up (counted): it resumes later by `since`.
     virtual void close_slow() = 0;
+    // Bytes handed over and not yet written to the client's socket.
+    virtual size_t buffered() const = 0;
 };
 
 struct session_output_config {
@@ -41,7 +43,7 @@ public:
     const server_t::connection_ptr& connection() const { return _con; }
     bool open() const { return _con && _con->get_state() == websocketpp::session::state::open; }
     // Bytes handed to the connection and not yet written to its socket.
-    size_t buffered() const { return _con ? _con->get_buffered_amount() : 0; }
+    size_t buffered() const override { return _con ? _con->get_buffered_amount() : 0; }
 
     void send(const server_t::message_ptr& message, size_t frames = 1) override {
         if (writable() && !_con->send(message) && _config->frames_sent) _config->frames_sent->add(frames);

@@ -1,12 +1,16 @@
 #define BOOST_TEST_MODULE room_fanout
-// The fan-out of room events to sessions (room_fanout.h) and the urgent lane that hands them to
-// the Asio thread (urgent_lane.h), without sockets or a database: sessions are recorders.
+// The fan-out of room events to sessions (room_fanout.h), the urgent lane that hands them to
+// the Asio thread (urgent_lane.h), a join's replay from memory (room_replay.h) and who is in a
+// room through this process (local_presence.h), without sockets or a database: sessions are
+// recorders.
 #include <boost/test/unit_test.hpp>
 
 #include <thread>
 
 #include "../src/frame_cache.h"
+#include "../src/local_presence.h"
 #include "../src/room_fanout.h"
+#include "../src/room_replay.h"
 #include "../src/urgent_lane.h"
 
 using namespace stchat::chat;
@@ -21,6 +25,8 @@ struct recorder final : frame_sink {
         messages.push_back({m->get_header() + m->get_payload(), frames});
     }
     void close_slow() override { closed_slow = true; }
+    size_t waiting = 0;  // what buffered() says: bytes the "client" has not read yet
+    size_t buffered() const override { return waiting; }
     // The seqs of every frame received, in order (each frame's JSON holds "seq":N).
     std::vector<int64_t> seqs() const {
         std::vector<int64_t> out;
@@ -341,4 +347,95 @@ BOOST_AUTO_TEST_CASE(a_still_here_leave_says_so_and_the_original_protocol_hears_
     BOOST_REQUIRE_EQUAL(old.out.messages.size(), 1u);
     BOOST_TEST(old.out.messages[0].first.find("exited") == std::string::npos, "no 'ann exited chat.' for a user still here");
     BOOST_TEST(old.state.last_seq == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_users_first_connection_joins_its_last_leaves_and_a_user_taken_over_comes_back_silently) {
+    local_presence here;
+    here.adopt({{"lobby", "u-al", "alice"}, {"lobby", "u-dv", "dave"}, {"dev", "u-al", "alice"}});
+    BOOST_TEST(!here.enter("lobby", {"u-al", "alice"}), "alice was in lobby through the node taken over: no join");
+    BOOST_TEST(here.enter("lobby", {"u-bo", "bob"}), "bob's first connection: his join is appended");
+    BOOST_TEST(!here.enter("lobby", {"u-bo", "bobby"}), "his second tab appends nothing");
+    BOOST_TEST(*here.name_of("lobby", "u-bo") == "bob", "the name his first connection gave");
+    size_t total = 0;
+    BOOST_TEST(here.names("lobby", 1, &total).size() == 1u, "names are capped");
+    BOOST_TEST(total == 2u, "but all are counted");
+    BOOST_TEST(!here.leave("lobby", "u-bo"), "one tab closed: bob is still here");
+    BOOST_TEST(here.leave("lobby", "u-bo"), "his last: his leave is appended");
+    BOOST_TEST(!here.leave("lobby", "u-bo"), "a leave more than there were joins appends nothing");
+    BOOST_TEST(here.name_of("lobby", "u-bo") == nullptr);
+    auto not_back = here.take_not_back();
+    BOOST_REQUIRE_EQUAL(not_back.size(), 2u);
+    BOOST_TEST((not_back[0].room == "dev" && not_back[0].uid == "u-al"), "alice did not come back to dev");
+    BOOST_TEST((not_back[1].room == "lobby" && not_back[1].uid == "u-dv"), "dave did not come back");
+    BOOST_TEST(!here.has_adopted(), "their leaves are due once");
+    BOOST_TEST(here.enter("dev", {"u-al", "alice"}), "after the lease alice joins dev like anyone");
+    auto all = here.all();
+    BOOST_TEST(all.size() == 2u, "alice in dev and lobby");
+}
+
+namespace {
+
+// A session in a room whose replay comes from memory: room_fanout's recent events, the room's
+// presence known (seeded empty).
+struct replay_rig {
+    asio::io_context io;
+    room_presence presence;
+    room_fanout fanout{{}};
+    frame_cache frames;
+    live_session alice;
+    std::vector<int64_t> joined_at;
+    int failed = 0;
+    room_replay replay{{nullptr, &fanout, &presence, &frames, 4000, nullptr,
+                        [this](const replay_cursor&, replay_session* out) {
+                            *out = {&alice.out, false, &alice.state};
+                            return true;
+                        },
+                        [this](const replay_cursor&) { ++failed; },
+                        [this](const replay_cursor&, int64_t head) { joined_at.push_back(head); }},
+                       io};
+    replay_rig() {
+        uint64_t token = presence.track("lobby");
+        presence.seed("lobby", token, 0, {});
+        live_session bob;
+        fanout.add("lobby", 2, bob.member());
+        fanout.relayed({message("lobby", 1)});
+        for (int64_t seq = 2; seq <= 30; ++seq) fanout.own({message("lobby", seq)});
+        fanout.remove("lobby", 2);
+        alice.state.replaying = true;
+        fanout.add("lobby", 1, alice.member());
+    }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_replay_from_memory_hands_over_to_the_live_events_that_waited_each_once) {
+    replay_rig rig;
+    rig.fanout.own({message("lobby", 31), message("lobby", 32)});  // live, while alice's replay runs
+    BOOST_TEST(rig.alice.out.messages.empty(), "live events wait while the replay runs");
+    rig.replay.start({{}, "lobby", 1, 0, 0, true, 0}, {"lobby", 25, false, false});
+    BOOST_TEST(rig.joined_at == std::vector<int64_t>({32}), "joined once, at the head");
+    BOOST_TEST(rig.alice.out.seqs() == std::vector<int64_t>({26, 27, 28, 29, 30, 31, 32}), "after since, each once, in order");
+    BOOST_TEST(rig.alice.out.messages.size() == 1u, "the page in one write");
+    BOOST_TEST(!rig.alice.state.replaying, "live from here");
+    rig.fanout.own({message("lobby", 33)});
+    BOOST_TEST(rig.alice.out.seqs().back() == 33);
+    BOOST_TEST(rig.failed == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_replay_waits_for_a_client_that_has_not_read_and_goes_on_when_it_has) {
+    replay_rig rig;
+    rig.alice.out.waiting = 3000;  // over half of max_buffered (4000): nothing more now
+    rig.replay.start({{}, "lobby", 1, 0, 0, true, 0}, {"lobby", 0, false, false});
+    BOOST_TEST(rig.joined_at.size() == 1u);
+    BOOST_TEST(rig.alice.out.seqs().empty(), "a client with 3000 bytes unread gets no page");
+    BOOST_TEST(rig.alice.state.replaying);
+    rig.io.run_for(std::chrono::milliseconds(50));
+    BOOST_TEST(rig.alice.out.seqs().empty(), "still unread: still nothing");
+    rig.alice.out.waiting = 0;  // read
+    rig.io.restart();
+    rig.io.run_for(std::chrono::milliseconds(50));
+    std::vector<int64_t> all(30);
+    for (int64_t i = 0; i < 30; ++i) all[static_cast<size_t>(i)] = i + 1;
+    BOOST_TEST(rig.alice.out.seqs() == all, "read: the replay went on from where it was");
+    BOOST_TEST(!rig.alice.state.replaying);
 }
