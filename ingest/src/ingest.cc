@@ -4,11 +4,8 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
 
+#include "batch_pipeline.h"
 #include "nats_handles.h"
 #include "stchat/common/log.h"
 #include "stchat/common/number_text.h"
@@ -140,48 +137,26 @@ public:
         log::info(k_component, "connecting to " + _config.nats.nats_urls + ", stream " +
                                    _config.nats.stream + ", consumer " + _config.consumer);
 
-        // Declared before the stages, so destroyed after them: however run() ends, the batches in
+        // Declared before the pipeline, so destroyed after it: however run() ends, the batches in
         // hand are acked while their subscription still exists.
         binding b;
-        // Three stages overlap: this thread fetches and decodes batch N+1 while the appender
-        // commits batch N and the finisher acks and frees batch N-1 (acking and freeing 2,000
-        // messages took ~7% of the appender's time, which is the pipeline's bound). Before a
-        // subscription is dropped the pipeline is drained, because the messages in flight still
-        // belong to it. The stages and the watchdog are joined however this function ends (also
-        // by an exception).
-        stall_watchdog watchdog({_config.health, k_component, "nothing appended for %s while batches wait",
-                                 _config.stall_after, [this] {
-                                     std::lock_guard<std::mutex> lock(_mutex);
-                                     return _busy || !_queue.empty();
-                                 }});
-        _watchdog = &watchdog;
-        struct stages {
-            ingestor& self;
-            std::thread appender, finisher;
-            ~stages() {
-                {
-                    std::lock_guard<std::mutex> lock(self._mutex);
-                    self._closing = true;
-                }
-                self._changed.notify_all();
-                if (appender.joinable()) appender.join();
-                {
-                    std::lock_guard<std::mutex> lock(self._mutex);
-                    self._appender_done = true;  // the finisher acks what was committed, then ends
-                }
-                self._changed.notify_all();
-                if (finisher.joinable()) finisher.join();
-                self._watchdog = nullptr;
-            }
-        } threads{*this, std::thread([this] { append_loop(); }), std::thread([this] { finish_loop(); })};
+        // This thread fetches and decodes batch N+1 while the appender commits batch N and the
+        // finisher acks and frees batch N-1 (batch_pipeline.h). Before a subscription is dropped
+        // the pipeline is drained, because the messages in flight still belong to it.
+        batch_pipeline<batch> pipeline({[this](batch& work) { return commit(work); },
+                                        [this](batch& work) { ack(work); },
+                                        2, 2,
+                                        stall_watchdog_config{_config.health, k_component,
+                                                              "nothing appended for %s while batches wait",
+                                                              _config.stall_after}});
         std::string last_problem;
         int idle_fetches = 0;
         std::chrono::milliseconds backoff{100};
         auto unbind = [&] {
-            drain();
+            pipeline.drain();
             b = binding{};
         };
-        while (!stop_requested() && !failed()) {
+        while (!stop_requested() && !pipeline.failure()) {
             try {
                 if (!b.sub) {
                     b = bind(js.get(), _config);
@@ -209,7 +184,7 @@ public:
                         unbind();
                     }
                     if (_config.stop_when_drained) {
-                        drain();
+                        pipeline.drain();
                         if (consumer_pending(js.get(), _config) == 0) break;
                     }
                     continue;
@@ -223,7 +198,7 @@ public:
                 batch work;
                 work.events = decode(*list, b);
                 work.msgs = std::move(list);
-                push(std::move(work));
+                pipeline.push(std::move(work));
             } catch (const std::exception& e) {
                 // NATS away, or a batch that cannot be decoded (a message without JetStream
                 // metadata): nothing of this batch was acked, so it comes again; bind afresh.
@@ -238,7 +213,7 @@ public:
             }
         }
         // SIGTERM: the batches in hand are committed and acked before we return.
-        drain();
+        pipeline.drain();
         if (natsConnection_Status(conn.get()) == NATS_CONN_STATUS_CONNECTED) {
             natsConnection_FlushTimeout(conn.get(), 2000);  // the last batches' acks
         }
@@ -246,7 +221,7 @@ public:
         _stats.decode_us = _fetch_side.decode_us;
         _stats.ack_us = _finish_side.ack_us;  // drained: the finisher is idle
         log::info(k_component, "stopped: " + summary());
-        if (_failure) std::rethrow_exception(_failure);
+        if (auto failure = pipeline.failure()) std::rethrow_exception(failure);
         return _stats;
     }
 
@@ -255,65 +230,6 @@ private:
         std::unique_ptr<nats::msg_list> msgs;  // owned until acked, then destroyed
         std::vector<eventstore::new_event> events;
     };
-
-    // Hands a decoded batch to the appender; waits while two are already queued. After a
-    // failure the batch is dropped unacked (JetStream delivers it again to the next run).
-    void push(batch work) {
-        std::unique_lock<std::mutex> lock(_mutex);
-        _changed.wait(lock, [&] { return _queue.size() < 2 || _failure; });
-        if (_failure) return;
-        _queue.push_back(std::move(work));
-        _changed.notify_all();
-    }
-
-    // Waits until no stage holds a batch: each pushed one committed and acked, or (after a
-    // failure, or a stop while Postgres is away) dropped unacked. Only then may the subscription
-    // the messages belong to go.
-    void drain() {
-        std::unique_lock<std::mutex> lock(_mutex);
-        _changed.wait(lock, [&] { return _queue.empty() && !_busy && _committed.empty() && !_finishing; });
-    }
-
-    bool failed() {
-        std::lock_guard<std::mutex> lock(_mutex);
-        return static_cast<bool>(_failure);
-    }
-
-    void append_loop() {
-        for (;;) {
-            batch work;
-            bool failed = false;
-            {
-                std::unique_lock<std::mutex> lock(_mutex);
-                _changed.wait(lock, [&] { return !_queue.empty() || _closing; });
-                if (_queue.empty()) return;
-                work = std::move(_queue.front());
-                _queue.pop_front();
-                _busy = true;
-                failed = static_cast<bool>(_failure);
-            }
-            bool committed = false;
-            try {
-                if (!failed) committed = commit(work);  // after a failure: dropped, never acked
-            } catch (...) {
-                std::lock_guard<std::mutex> lock(_mutex);
-                _failure = std::current_exception();  // permanent: the fetching side stops too
-            }
-            {
-                std::unique_lock<std::mutex> lock(_mutex);
-                if (committed) {
-                    // To the finisher (at most two waiting: it is far quicker than a commit).
-                    _changed.wait(lock, [&] { return _committed.size() < 2; });
-                    _committed.push_back(std::move(work));
-                } else {
-                    work = batch{};  // dropped unacked; freed before drain() may return
-                }
-                _busy = false;
-            }
-            if (_watchdog) _watchdog->progress();
-            _changed.notify_all();
-        }
-    }
 
     static uint64_t micros_since(std::chrono::steady_clock::time_point t) {
         return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -342,35 +258,19 @@ private:
         return events;
     }
 
-    // Stage 3 (finishing thread): a committed batch's acks, then its memory freed. Acks only
-    // after the commit. natsMsg_Ack is fire-and-forget: cnats' flusher puts the acks on the wire
-    // without a round trip per batch; run() flushes once before it returns. A lost ack costs a
-    // redelivery, which the inbox recognises.
-    void finish_loop() {
-        for (;;) {
-            batch work;
-            {
-                std::unique_lock<std::mutex> lock(_mutex);
-                _changed.wait(lock, [&] { return !_committed.empty() || _appender_done; });
-                if (_committed.empty()) return;
-                work = std::move(_committed.front());
-                _committed.pop_front();
-                _finishing = true;
-            }
-            auto t = std::chrono::steady_clock::now();
-            for (int i = 0; i < work.msgs->size(); ++i) natsMsg_Ack((*work.msgs)[i], nullptr);
-            _finish_side.ack_us += micros_since(t);
-            work = batch{};  // the messages and events freed here, not on the appender
-            {
-                std::lock_guard<std::mutex> lock(_mutex);
-                _finishing = false;
-            }
-            _changed.notify_all();
-        }
+    // Stage 3 (finishing thread): a committed batch's acks (its memory is freed there too).
+    // natsMsg_Ack is fire-and-forget: cnats' flusher puts the acks on the wire without a round
+    // trip per batch; run() flushes once before it returns. A lost ack costs a redelivery, which
+    // the inbox recognises.
+    void ack(batch& work) {
+        auto t = std::chrono::steady_clock::now();
+        for (int i = 0; i < work.msgs->size(); ++i) natsMsg_Ack((*work.msgs)[i], nullptr);
+        _finish_side.ack_us += micros_since(t);
     }
 
     // Stage 2 (appending thread): one transaction for the batch. True when it committed (its
-    // acks are then the finisher's).
+    // acks are then the finisher's); false when a stop came while Postgres was away (the batch
+    // is dropped unacked: redelivery brings it).
     bool commit(batch& work) {
         auto t1 = std::chrono::steady_clock::now();
         auto results = append_with_retry(work.events);
@@ -469,15 +369,6 @@ private:
     struct {
         uint64_t ack_us = 0;
     } _finish_side;                               // written by the finishing thread
-
-    std::mutex _mutex;
-    std::condition_variable _changed;
-    std::deque<batch> _queue;      // decoded, for the appender
-    std::deque<batch> _committed;  // committed, for the finisher to ack
-    bool _busy = false, _finishing = false;
-    bool _closing = false, _appender_done = false;
-    stall_watchdog* _watchdog = nullptr;  // set while run() runs; progress after each batch
-    std::exception_ptr _failure;
 };
 
 }  // namespace
