@@ -14,7 +14,6 @@
 #define ASIO_STANDALONE
 #endif
 #include <websocketpp/client.hpp>
-#include <websocketpp/concurrency/none.hpp>
 #include <websocketpp/config/asio_no_tls_client.hpp>
 
 #include <atomic>
@@ -29,26 +28,13 @@
 #include <vector>
 
 #include "stchat/common/log.h"
+#include "stchat/common/ws_single_thread.h"
 
 namespace stchat::bench {
 
 // The load client runs every WebSocket call on its one I/O thread (sends are posted there), so
 // it needs no strands or locks: the less CPU it takes, the less it disturbs the servers.
-struct client_config : websocketpp::config::asio_client {
-    using type = client_config;
-    using base = websocketpp::config::asio_client;
-    using concurrency_type = websocketpp::concurrency::none;
-    using elog_type = websocketpp::log::basic<concurrency_type, websocketpp::log::elevel>;
-    using alog_type = websocketpp::log::basic<concurrency_type, websocketpp::log::alevel>;
-    struct transport_config : base::transport_config {
-        using concurrency_type = type::concurrency_type;
-        using alog_type = type::alog_type;
-        using elog_type = type::elog_type;
-        static const bool enable_multithreading = false;
-    };
-    using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
-};
-using client_t = websocketpp::client<client_config>;
+using client_t = websocketpp::client<ws_single_thread<websocketpp::config::asio_client>>;
 using hdl_t = websocketpp::connection_hdl;
 using clock_t_ = std::chrono::steady_clock;
 

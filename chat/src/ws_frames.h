@@ -3,9 +3,10 @@
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
-#include <websocketpp/concurrency/none.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
+
+#include "stchat/common/ws_single_thread.h"
 
 #include <cstdint>
 #include <memory>
@@ -14,24 +15,8 @@
 
 namespace stchat::chat {
 
-// websocketpp for a server whose every WebSocket call runs on one Asio thread: no strands and
-// no locks. (With the stock config each frame sent pays a strand post and several mutexes;
-// at 200,000 frames/s that is most of a core.) Other threads only asio::post to that thread.
-struct single_thread_config : websocketpp::config::asio {
-    using type = single_thread_config;
-    using base = websocketpp::config::asio;
-    using concurrency_type = websocketpp::concurrency::none;
-    using elog_type = websocketpp::log::basic<concurrency_type, websocketpp::log::elevel>;
-    using alog_type = websocketpp::log::basic<concurrency_type, websocketpp::log::alevel>;
-    struct transport_config : base::transport_config {
-        using concurrency_type = type::concurrency_type;
-        using alog_type = type::alog_type;
-        using elog_type = type::elog_type;
-        static const bool enable_multithreading = false;
-    };
-    using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
-};
-
+// Every WebSocket call of a server runs on its one Asio thread (ws_single_thread.h).
+using single_thread_config = ws_single_thread<websocketpp::config::asio>;
 using server_t = websocketpp::server<single_thread_config>;
 using frame_t = single_thread_config::message_type;
 
