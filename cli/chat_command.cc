@@ -9,7 +9,7 @@
 namespace stchat::cli {
 
 int cmd_chat(int argc, char** argv) {
-    args a(argc, argv, 2, {"ops-public"}, options_for(conn_database, {"ops-public", "port", "web", "max-text", "history", "allow-origin", "allow-host", "ping-interval", "idle-timeout", "hello-timeout", "rate-limit", "max-rooms", "rooms-per-minute", "token-ttl", "node-lease"}));
+    args a(argc, argv, 2, {"ops-public"}, options_for(conn_database, {"ops-public", "port", "web", "max-text", "history", "allow-origin", "allow-host", "ping-interval", "idle-timeout", "hello-timeout", "rate-limit", "max-rooms", "rooms-per-minute", "max-queued", "token-ttl", "node-lease"}));
     if (a.help()) {
         std::cout << "Usage: stchat chat [options]\n\n"
                      "Serves chat rooms over WebSocket (RFC 6455) and the web client on one port:\n"
@@ -33,6 +33,9 @@ int cmd_chat(int argc, char** argv) {
                      "                     2N (default 20)\n"
                      "  --max-rooms N      rooms one connection may be in at once (default 100)\n"
                      "  --rooms-per-minute N  new rooms one user may create per minute (default 10)\n"
+                     "  --max-queued N     messages waiting to be stored while Postgres is slow or\n"
+                     "                     away; past it a send is refused (rate_limited, send again\n"
+                     "                     in 1 s) (default 20000)\n"
                      "  --token-ttl DAYS   how long a welcome's token restores its user (default 30)\n"
                      "  --ping-interval S  ping a session quiet for S seconds (default 20)\n"
                      "  --idle-timeout S   close a session that sent nothing, not even a pong, for S\n"
@@ -66,6 +69,7 @@ int cmd_chat(int argc, char** argv) {
     c.hello_timeout_ms = millis("hello-timeout", 10);
     c.max_rooms = static_cast<size_t>(a.integer("max-rooms", 100, 1, 100000));
     c.rooms_per_minute = static_cast<int>(a.integer("rooms-per-minute", 10, 1, 1000000));
+    c.max_queued_messages = static_cast<size_t>(a.integer("max-queued", 20000, 1, 10000000));
     c.node_lease_ms = millis("node-lease", 15);
     c.token_ttl_s = static_cast<int64_t>(a.number("token-ttl", 30, 0.0001) * 86400);
     auto list = [&](const char* name) {

@@ -28,6 +28,8 @@ struct chat_metrics {
     metrics::counter& fanned_relay = reg.make_counter("stchat_chat_fanned_out_total", "Room events fanned out to sessions, by where they came from", R"(path="relay")");
     metrics::counter& replays_from_memory = reg.make_counter("stchat_chat_replays_from_memory_total", "Replay pages answered from the room's recent events in memory, not read from Postgres");
     metrics::gauge& key_checks_queued = reg.make_gauge("stchat_chat_key_checks_queued", "Private room key checks waiting for the key thread");
+    metrics::gauge& messages_queued = reg.make_gauge("stchat_chat_messages_queued",
+                                                     "Messages waiting for the writer (past --max-queued a send is refused: rate_limited)");
     std::map<std::string, metrics::counter*> errors;     // by error code
     std::map<std::string, metrics::counter*> closed;     // sessions closed by the server, by reason
     std::map<std::string, metrics::counter*> refused;    // handshakes and HTTP requests refused, by reason

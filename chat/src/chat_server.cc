@@ -120,7 +120,10 @@ public:
           _writer(config.store, [this](const std::vector<send_request>& sends, const std::vector<room_ack>& acks) {
                       committed(sends, acks);
                   }, _node,
-                  {&_health, &_metrics.db_retries, "postgres writes", "a chat append"}),
+                  {&_health, &_metrics.db_retries, "postgres writes", "a chat append"},
+                  // Past the bound Postgres is away or far behind, and queueing more would only
+                  // grow memory: the sender is told to send again.
+                  {config.max_queued_messages, &_metrics.messages_queued}),
           _reader(config.store, {}, "", {&_health, &_metrics.db_retries, "postgres reads", "a replay read"}) {
         _server.clear_access_channels(websocketpp::log::alevel::all);
         _server.clear_error_channels(websocketpp::log::elevel::all);
@@ -596,6 +599,10 @@ private:
                               _metrics.send_latency.observe(std::chrono::duration<double>(steady::now() - received).count());
                               if (outcome == send_outcome::bad_data) return error(h, "bad_frame", "the database refused this message", id);
                               if (outcome == send_outcome::failed) return error(h, "internal", "not stored; send again", id);
+                              if (outcome == send_outcome::busy) {
+                                  _metrics.errors["rate_limited"]->add();
+                                  return send_text(h, error_frame("rate_limited", "the database is behind; send again", id, 1000));
+                              }
                               if (ack.other_room) return error(h, "bad_frame", "id already used for a message in another room", id);
                               send_text(h, ack_frame(room, id, ack.seq, ack.duplicate));
                           });

@@ -20,7 +20,7 @@ struct stopping : std::runtime_error {
 }  // namespace
 
 db_worker::db_worker(const eventstore::store_config& store, batch_hook on_batch, std::string node,
-                     db_worker_health health)
+                     db_worker_health health, db_worker_limits limits)
     : _store(store),
       _on_batch(std::move(on_batch)),
       _node(std::move(node)),
@@ -30,7 +30,8 @@ db_worker::db_worker(const eventstore::store_config& store, batch_hook on_batch,
       // or at a stop.
       _retry({k_component, eventstore::idempotence::idempotent, health.state, health.retries,
               std::chrono::milliseconds(100), std::chrono::milliseconds(1000), std::chrono::milliseconds(5000),
-              health.what, "Postgres is back", health.dependency}) {
+              health.what, "Postgres is back", health.dependency}),
+      _limits(limits) {
     _thread = std::thread([this] { loop(); });
 }
 
@@ -59,12 +60,24 @@ void db_worker::post(db_task task) {
 }
 
 void db_worker::send(pending_send s) {
+    bool message = s.request.kind == append_kind::message;
+    bool full = false;
     {
         std::lock_guard<std::mutex> lock(_mutex);
         if (_stopped) return;
-        _queue.push_back(work{{}, std::move(s), {}});
+        full = message && _limits.max_queued_messages > 0 && _queued_messages >= _limits.max_queued_messages;
+        if (!full) {
+            if (message) count_queued(1);
+            _queue.push_back(work{{}, std::move(s), {}});
+        }
     }
+    if (full) return s.done({}, send_outcome::busy);  // refused, outside the lock: it may send again
     _cv.notify_all();
+}
+
+void db_worker::count_queued(int64_t change) {
+    _queued_messages = static_cast<size_t>(static_cast<int64_t>(_queued_messages) + change);
+    if (_limits.queued_messages) _limits.queued_messages->set(static_cast<int64_t>(_queued_messages));
 }
 
 template <typename F>
@@ -92,6 +105,7 @@ void db_worker::loop() {
             _cv.wait(lock, [&] { return _closing || !_queue.empty(); });
             if (_closing && _queue.empty()) return;
             queue.swap(_queue);
+            count_queued(-static_cast<int64_t>(_queued_messages));  // all of them taken
         }
         if (!rooms) {
             try {

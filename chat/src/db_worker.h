@@ -35,7 +35,8 @@ constexpr int k_read_page = 200;
 // A unit of work for the worker: runs there with the worker's room_log.
 using db_task = std::function<void(room_log&)>;
 
-enum class send_outcome { stored, bad_data, failed };
+// busy: refused at once, not queued (more messages than the bound wait already).
+enum class send_outcome { stored, bad_data, failed, busy };
 
 struct pending_send {
     send_request request;
@@ -58,6 +59,15 @@ struct db_worker_health {
     std::string what = "a chat database call";
 };
 
+// How much may wait for the worker. Joins and leaves are never refused (each connection has at
+// most a few, and presence must not go wrong); messages past the bound are (send_outcome::busy),
+// so that a slow or absent Postgres cannot make the queue, and the memory, grow with what the
+// clients send meanwhile.
+struct db_worker_limits {
+    size_t max_queued_messages = 0;  // 0: no bound
+    metrics::gauge* queued_messages = nullptr;
+};
+
 class db_worker {
 public:
     // on_batch: called with each group commit that succeeded, its sends and their acks, once and
@@ -65,12 +75,13 @@ public:
     // node: see room_log's constructor.
     using batch_hook = std::function<void(const std::vector<send_request>&, const std::vector<room_ack>&)>;
     explicit db_worker(const eventstore::store_config& store, batch_hook on_batch = {},
-                       std::string node = "", db_worker_health health = {});
+                       std::string node = "", db_worker_health health = {}, db_worker_limits limits = {});
     ~db_worker();  // stop()
     db_worker(const db_worker&) = delete;
     db_worker& operator=(const db_worker&) = delete;
 
     // Queued work runs in order. A send's and a read's `done` must not be empty. After stop(), new work is dropped (its callbacks never run).
+    // A message refused as busy has its done() called at once, on the caller's thread.
     void post(db_task task);
     void send(pending_send s);
     void read(pending_read r);
@@ -89,6 +100,7 @@ private:
         pending_read read;
     };
     void loop();
+    void count_queued(int64_t change);  // under _mutex
     void commit(room_log& rooms, std::vector<pending_send>& sends);
     void read_all(room_log* rooms, std::vector<pending_read>& reads);
     template <typename F>
@@ -99,6 +111,8 @@ private:
     batch_hook _on_batch;
     std::string _node;
     eventstore::retry_policy _retry;  // the worker's thread only
+    db_worker_limits _limits;
+    size_t _queued_messages = 0;  // messages in _queue (under _mutex)
     std::mutex _mutex;
     std::condition_variable _cv;
     std::deque<work> _queue;

@@ -368,6 +368,62 @@ BOOST_AUTO_TEST_CASE(one_send_the_database_refuses_fails_alone_among_1000_concur
     fast.still_serves("a poisoned send");
 }
 
+BOOST_AUTO_TEST_CASE(a_flood_while_appends_are_stuck_is_refused_past_the_bound_and_what_was_acked_is_stored_once) {
+    // Postgres stuck for appends: the test holds the log's append lock (append_batch.sql: 7311)
+    // the way a long transaction or a frozen disk would. A client floods sends meanwhile. A small
+    // bound, so that what is acked at once after the release (events and acks) stays under the
+    // 1 MiB a reader may have unread.
+    edge_fixture fast({"--rate-limit", "100000", "--max-queued", "1000"});
+    auto flooder = fast.v1("flooder");
+    flooder->send(R"({"type":"join","room":"flood"})");
+    flooder->next_of("joined");
+    fast.db.scalar("SELECT 1 FROM (SELECT pg_advisory_lock(7311)) held");
+    constexpr int sends = 1500;
+    for (int i = 0; i < sends; ++i) {
+        flooder->send(R"({"type":"send","room":"flood","id":"f-)" + std::to_string(i) + R"(","text":"x"})");
+    }
+    // Answered in order: once it is, every send was taken or refused (the refusals' frames may
+    // still be on their way, behind it).
+    flooder->send(R"({"type":"ping"})");
+    std::set<std::string> acked, refused;
+    rapidjson::Document refusal;
+    for (;;) {
+        auto f = parse(flooder->next(20s));
+        if (str(f, "type") == "pong") break;
+        if (str(f, "type") == "event" && str(f, "kind") == "join") continue;  // its own join, gathered (up to 1 s)
+        BOOST_REQUIRE_MESSAGE(str(f, "type") == "error", "only refusals while the appends are stuck: " << str(f, "type"));
+        refused.insert(str(f, "ref"));
+        refusal.CopyFrom(f, refusal.GetAllocator());
+    }
+    BOOST_REQUIRE_MESSAGE(!refused.empty(), "sends past the bound are refused at once, while the appends are stuck");
+    BOOST_TEST(str(refusal, "code") == "rate_limited", "refused as rate_limited");
+    BOOST_TEST(str(refusal, "message") == "the database is behind; send again");
+    BOOST_TEST(num(refusal, "retry_after_ms") == 1000, "with a time to send again");
+    BOOST_TEST(fast.messages_stored() == 0, "nothing stored while the appends are stuck");
+    fast.db.scalar("SELECT 1 FROM (SELECT pg_advisory_unlock(7311)) released");
+    while (static_cast<int>(acked.size() + refused.size()) < sends) {
+        rapidjson::Document f;
+        try {
+            f = parse(flooder->next(30s));
+        } catch (const std::exception&) {
+            BOOST_FAIL("no frame within 30 s: " << acked.size() << " acked, " << refused.size() << " refused of " << sends);
+        }
+        if (str(f, "type") == "ack") acked.insert(str(f, "id"));
+        else if (str(f, "type") == "error" && str(f, "code") == "rate_limited") refused.insert(str(f, "ref"));
+        else BOOST_REQUIRE_MESSAGE(str(f, "type") == "event", "unexpected frame: " << str(f, "type") << " " << str(f, "code"));
+    }
+    // The batch the writer had taken when the lock stopped it is the first one committed (one
+    // recorded_at per batch); the bound counts what waits behind it.
+    int64_t stuck = fast.db.scalar("SELECT count(*) FROM event_log WHERE type = 'chat.message' AND recorded_at = "
+                                   "(SELECT min(recorded_at) FROM event_log WHERE type = 'chat.message')");
+    BOOST_TEST(static_cast<int64_t>(acked.size()) == stuck + 1000,
+               acked.size() << " acked: the stuck batch (" << stuck << ") and exactly the 1,000 that may wait");
+    BOOST_TEST(fast.messages_stored() == static_cast<int64_t>(acked.size()), "every acked send stored once, no refused one");
+    BOOST_TEST(fast.db.scalar("SELECT count(*) FROM event_log WHERE type = 'chat.message' AND data->>'id' = '" +
+                              *refused.begin() + "'") == 0, "a refused send is not stored");
+    fast.still_serves("a flood while appends were stuck");
+}
+
 // ---- 5. Identity is fixed per connection ----
 
 BOOST_AUTO_TEST_CASE(a_second_hello_is_refused_and_changes_nothing) {

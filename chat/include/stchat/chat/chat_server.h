@@ -40,6 +40,9 @@ struct chat_config {
     int64_t token_ttl_s = 30 * 24 * 3600;  // how long a welcome's token restores its user
     double pings_per_second = 5;   // client pings per connection, bursts of 20; more: close 1008
     size_t max_key_checks = 256;   // private-room key checks queued at once; more: rate_limited
+    // Messages waiting to be stored (Postgres slow or away); more: rate_limited. ~20 s of the
+    // bench's default load (1,000 sends/s).
+    size_t max_queued_messages = 20000;
     // A chat process that has not renewed its lease (chat_node) this long is dead: another one
     // appends the leaves of its users. Renewed every third of it.
     int node_lease_ms = 15000;
