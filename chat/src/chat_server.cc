@@ -70,6 +70,9 @@ constexpr size_t k_max_held = 256;        // frames kept while a join is checked
 constexpr size_t k_max_http_body = 1024;  // bytes of an HTTP request body
 constexpr double k_ping_burst = 20;
 constexpr size_t k_max_member_names = 200;  // names in a joined frame
+// History reads one session may have waiting for the reader: so a slow Postgres cannot make the
+// reader's queue grow with what clients ask meanwhile (each session holds at most this many).
+constexpr int k_max_histories = 4;
 // Joins and leaves alone wait 100 ms to 1 s (longer while many members get them) to reach the
 // room's members, gathered: in a reconnect storm each member gets them in a few writes, not one
 // write per join (room_fanout.h).
@@ -90,6 +93,7 @@ struct session {
     bool join_pending = false;
     std::deque<std::string> held;
     uint64_t legacy_messages = 0;
+    int histories = 0;     // history reads waiting for the reader (at most k_max_histories)
     token_bucket actions;  // sends, joins and leaves
     token_bucket pings;    // pings from the client
 };
@@ -449,6 +453,12 @@ private:
     void on_history(hdl_t h, session& s, request& r) {
         if (!s.rooms.count(r.room)) return error(h, "not_joined", "join the room first", "history", r.room);
         if (!take_action(h, s, "history", r.room)) return;
+        if (s.histories >= k_max_histories) {
+            _metrics.errors["rate_limited"]->add();
+            return send_text(h, error_frame("rate_limited", "history requests wait for the database; ask again", "history",
+                                            1000, r.room));
+        }
+        ++s.histories;
         auto& io = _server.get_io_service();
         _reader.post([this, h, room = r.room, before = r.before, limit = r.limit, &io](room_log& rooms) {
             std::vector<room_event> page;
@@ -463,7 +473,9 @@ private:
                 log::warn(k_component, std::string("history failed: ") + e.what());
             }
             asio::post(io, [this, h, room, upto, failed, page = std::move(page)] {
-                if (!_sessions.count(h)) return;
+                auto it = _sessions.find(h);
+                if (it == _sessions.end()) return;
+                --it->second.histories;
                 if (failed) return error(h, "unavailable", "history could not be read; try again", "history", room);
                 for (const auto& e : page) {
                     if (e.seq < upto) send_text(h, event_frame(e, true));

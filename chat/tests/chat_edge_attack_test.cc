@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "raw_ws.h"
+#include "stchat/eventstore/sql_session.h"
 #include "test_support.h"
 #include "ws_client.h"
 
@@ -422,6 +423,43 @@ BOOST_AUTO_TEST_CASE(a_flood_while_appends_are_stuck_is_refused_past_the_bound_a
     BOOST_TEST(fast.db.scalar("SELECT count(*) FROM event_log WHERE type = 'chat.message' AND data->>'id' = '" +
                               *refused.begin() + "'") == 0, "a refused send is not stored");
     fast.still_serves("a flood while appends were stuck");
+}
+
+BOOST_AUTO_TEST_CASE(history_requests_waiting_for_a_stuck_database_are_bounded_per_connection) {
+    edge_fixture edge;
+    auto reader = edge.v1("reader");
+    reader->send(R"({"type":"join","room":"hist"})");
+    reader->next_of("joined");
+    // Reads of the log stuck until the test lets go: another transaction holds event_log
+    // exclusively and waits for an advisory lock the test holds.
+    edge.db.scalar("SELECT 1 FROM (SELECT pg_advisory_lock(4242)) held");
+    std::thread locker([&] {
+        auto sql = stchat::eventstore::make_sql_session(edge.db.store());
+        sql->exec("LOCK TABLE event_log IN ACCESS EXCLUSIVE MODE; SELECT pg_advisory_lock(4242)");
+    });
+    wait_until([&] {
+        return edge.db.scalar("SELECT count(*) FROM pg_locks WHERE relation = 'event_log'::regclass"
+                              " AND mode = 'AccessExclusiveLock' AND granted") == 1;
+    }, 10s, "event_log locked");
+    for (int i = 0; i < 6; ++i) reader->send(R"({"type":"history","room":"hist","limit":10})");
+    int refused = 0, ends = 0;
+    while (refused < 2) {
+        auto f = parse(reader->next(20s));
+        if (str(f, "type") == "history_end") ++ends;
+        if (str(f, "type") != "error") continue;
+        BOOST_TEST(str(f, "code") == "rate_limited");
+        BOOST_TEST(num(f, "retry_after_ms") == 1000);
+        ++refused;
+    }
+    BOOST_TEST(ends == 0, "the refusals come at once, while the reads are stuck");
+    edge.db.scalar("SELECT 1 FROM (SELECT pg_advisory_unlock(4242)) released");
+    locker.join();
+    while (ends < 4) {  // the four that waited are each answered (else next() throws after 20 s)
+        auto f = parse(reader->next(20s));
+        if (str(f, "type") == "history_end") ++ends;
+        BOOST_REQUIRE_MESSAGE(str(f, "type") != "error", "no refusal once the reads went on: " << str(f, "message"));
+    }
+    edge.still_serves("history requests while reads were stuck");
 }
 
 // ---- 5. Identity is fixed per connection ----
