@@ -171,3 +171,45 @@ BOOST_AUTO_TEST_CASE(a_stream_deleted_and_created_again_is_not_mistaken_for_dupl
                    600,
                "sequences 1..300 exist once per stream instance");
 }
+
+BOOST_AUTO_TEST_CASE(feed_messages_as_large_as_the_server_takes_are_catalogued_whole_among_small_ones) {
+    // Payloads near the server's max_payload, waiting in the stream among small ones: each is
+    // catalogued once and whole, and the small ones around them are not held up.
+    nats_server ns;
+    scratch_database db("large");
+    child_process ingest(ingest_args(db, ns));
+    ingest.start();
+    child_process before(feed_args(ns, "execution", 100, "large-before", "0"));
+    before.start();
+    BOOST_TEST_REQUIRE(before.wait() == 0);
+    wait_until([&] { return log_rows(db) >= 100; }, 60s, "the first 100 (the stream exists)");
+    stop_gracefully(ingest, "ingest");  // what follows waits in the stream, to be fetched at once
+
+    natsConnection* nc = nullptr;
+    BOOST_TEST_REQUIRE(natsConnection_ConnectTo(&nc, ns.url().c_str()) == NATS_OK);
+    jsCtx* js = nullptr;
+    BOOST_TEST_REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
+    int64_t max_payload = natsConnection_GetMaxPayload(nc);
+    const int large = 40;  // ~40 MB in all
+    std::string payload(static_cast<size_t>(max_payload - 4096), '\xab');  // not a protobuf: undecodable
+    for (int i = 0; i < large; ++i) {
+        jsErrCode jerr = static_cast<jsErrCode>(0);
+        BOOST_TEST_REQUIRE(js_Publish(nullptr, js, "execution", payload.data(), static_cast<int>(payload.size()),
+                                      nullptr, &jerr) == NATS_OK,
+                           "large message " << i << " published");
+    }
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    child_process after(feed_args(ns, "execution", 100, "large-after", "0"));
+    after.start();
+    BOOST_TEST_REQUIRE(after.wait() == 0);
+    child_process again(ingest_args(db, ns));
+    again.start();
+    wait_until([&] { return log_rows(db) >= 200 + large; }, 120s, "every message, large ones included");
+    stop_gracefully(again, "ingest");
+
+    BOOST_TEST(log_rows(db) == 200 + large, "each message once");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM undecodable WHERE bytes = " + std::to_string(payload.size())) == large,
+               "every large payload kept whole (" << payload.size() << " bytes each)");
+    BOOST_TEST(db.scalar("SELECT count(*) FROM event_log WHERE type = 'execution'") == 200, "the small ones around them");
+}

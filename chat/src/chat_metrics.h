@@ -45,7 +45,7 @@ struct chat_metrics {
             closed[reason] = &reg.make_counter("stchat_chat_closed_total", "Sessions closed by the server",
                                                std::string("reason=\"") + reason + "\"");
         }
-        for (const char* reason : {"version", "path", "host", "origin", "method", "ops"}) {
+        for (const char* reason : {"version", "path", "host", "origin", "method", "ops", "overloaded"}) {
             refused[reason] = &reg.make_counter("stchat_chat_refused_total", "Handshakes and HTTP requests refused",
                                                 std::string("reason=\"") + reason + "\"");
         }

@@ -67,6 +67,7 @@ constexpr const char* k_component = "chat";
 using hdl_t = websocketpp::connection_hdl;
 using steady = std::chrono::steady_clock;
 constexpr size_t k_max_held = 256;        // frames kept while a join is checked
+constexpr size_t k_max_held_bytes = 256 * 1024;  // and their bytes (a frame may be 64 KiB)
 constexpr size_t k_max_http_body = 1024;  // bytes of an HTTP request body
 constexpr double k_ping_burst = 20;
 constexpr size_t k_max_member_names = 200;  // names in a joined frame
@@ -92,6 +93,7 @@ struct session {
     // may send right after its join without waiting for `joined`.
     bool join_pending = false;
     std::deque<std::string> held;
+    size_t held_bytes = 0;
     uint64_t legacy_messages = 0;
     int histories = 0;     // history reads waiting for the reader (at most k_max_histories)
     token_bucket actions;  // sends, joins and leaves
@@ -303,7 +305,10 @@ private:
                 decoded d = decode_v1(m->get_payload(), _limits);
                 if (d.req && d.req->type == request::kind::ping) return handle_frame(h, s, m->get_payload());
             }
-            if (s.held.size() >= k_max_held) return error(h, "rate_limited", "too many frames while joining", "");
+            if (s.held.size() >= k_max_held || s.held_bytes + m->get_payload().size() > k_max_held_bytes) {
+                return error(h, "rate_limited", "too many frames while joining", "");
+            }
+            s.held_bytes += m->get_payload().size();
             s.held.push_back(m->get_payload());
             return;
         }
@@ -342,6 +347,7 @@ private:
         while (!s.join_pending && !s.held.empty()) {
             std::string frame = std::move(s.held.front());
             s.held.pop_front();
+            s.held_bytes -= frame.size();
             handle_frame(h, s, frame);
         }
     }
@@ -754,7 +760,9 @@ private:
     std::unique_ptr<ops_sampler> _ops;  // set in run(), before the first request
     metrics::health_state _health;  // what /healthz says (set by the relay, the workers, the watchdog)
     http_edge _http{{&_origins, &_metrics.refused, &_health, &_metrics.reg,
-                     [this] { return _ops ? _ops->samples_json() : std::string(); }, _config.ops_public, _config.web_root}};
+                     [this] { return _ops ? _ops->samples_json() : std::string(); }, _config.ops_public, _config.web_root,
+                     // As much waits for the writer as messages may: new sessions would only add joins.
+                     [this] { return _writer.waiting() >= _config.max_queued_messages; }}};
     server_t _server;
     std::unique_ptr<urgent_lane> _urgent;  // room events to sessions, ahead of the writes (set with Asio)
     std::unique_ptr<asio::steady_timer> _tick, _stop_timer, _hold_timer, _adopt_timer;

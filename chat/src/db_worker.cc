@@ -55,6 +55,7 @@ void db_worker::post(db_task task) {
         std::lock_guard<std::mutex> lock(_mutex);
         if (_stopped) return;
         _queue.push_back(work{std::move(task), {}, {}});
+        _waiting = _queue.size();
     }
     _cv.notify_all();
 }
@@ -69,6 +70,7 @@ void db_worker::send(pending_send s) {
         if (!full) {
             if (message) count_queued(1);
             _queue.push_back(work{{}, std::move(s), {}});
+            _waiting = _queue.size();
         }
     }
     if (full) return s.done({}, send_outcome::busy);  // refused, outside the lock: it may send again
@@ -92,6 +94,7 @@ void db_worker::read(pending_read r) {
         std::lock_guard<std::mutex> lock(_mutex);
         if (_stopped) return;
         _queue.push_back(work{{}, {}, std::move(r)});
+        _waiting = _queue.size();
     }
     _cv.notify_all();
 }
@@ -105,6 +108,7 @@ void db_worker::loop() {
             _cv.wait(lock, [&] { return _closing || !_queue.empty(); });
             if (_closing && _queue.empty()) return;
             queue.swap(_queue);
+            _waiting = 0;
             count_queued(-static_cast<int64_t>(_queued_messages));  // all of them taken
         }
         if (!rooms) {

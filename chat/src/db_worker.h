@@ -16,6 +16,7 @@
 //
 // Thread-safety: post(), send() and read() may be called from any thread; tasks and callbacks run on the
 // worker's thread.
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -85,6 +86,9 @@ public:
     void post(db_task task);
     void send(pending_send s);
     void read(pending_read r);
+    // Work waiting for the worker (sends, joins, leaves, reads and tasks), not counting what it
+    // is doing. Any thread.
+    size_t waiting() const { return _waiting.load(std::memory_order_relaxed); }
     // Runs what is queued, then joins the thread. Idempotent.
     void stop();
     // The node its joins and leaves name; before the first work is posted.
@@ -113,6 +117,7 @@ private:
     eventstore::retry_policy _retry;  // the worker's thread only
     db_worker_limits _limits;
     size_t _queued_messages = 0;  // messages in _queue (under _mutex)
+    std::atomic<size_t> _waiting{0};  // _queue.size(), for waiting()
     std::mutex _mutex;
     std::condition_variable _cv;
     std::deque<work> _queue;

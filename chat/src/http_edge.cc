@@ -25,6 +25,12 @@ bool from_loopback(const server_t::connection_ptr& con) {
 }  // namespace
 
 bool http_edge::validate(const server_t::connection_ptr& con) {
+    if (_config.overloaded && _config.overloaded()) {
+        refused("overloaded");
+        con->set_status(websocketpp::http::status_code::service_unavailable);
+        con->replace_header("Retry-After", "1");
+        return false;
+    }
     if (con->get_request_header("Sec-WebSocket-Version") != "13") {
         // draft-76 ("hixie"), versions 7 and 8 and anything else: RFC 6455 4.4.
         refused("version");

@@ -10,6 +10,7 @@
 //   GET /ops from 10.0.0.7     -> 403 (unless stchat chat --ops-public)
 //   GET /app.js                -> web/app.js;  GET /../etc/passwd -> 404
 //   upgrade with version 8     -> 426 + Sec-WebSocket-Version: 13
+//   upgrade while overloaded   -> 503 + Retry-After: 1
 //
 // Thread-safety: the Asio thread only (it answers on the connection given).
 #include <functional>
@@ -33,6 +34,9 @@ struct http_edge_config {
     std::function<std::string()> ops_samples;                     // /ops/data; empty while starting
     bool ops_public = false;
     std::string web_root;  // the web client's folder ("": none)
+    // True while new WebSocket sessions are refused, 503 with Retry-After: 1 (e.g. the database
+    // is far behind: sessions would only add joins to what waits). Empty: never.
+    std::function<bool()> overloaded;
 };
 
 class http_edge {

@@ -84,6 +84,34 @@ private:
     int _checks = 0;
 };
 
+// The log locked by another transaction (ACCESS EXCLUSIVE: every read and append of it waits)
+// until release(): a stuck database, deterministic. The locking transaction waits for an
+// advisory lock the test holds, so it ends exactly when the test lets go.
+class log_locked {
+public:
+    explicit log_locked(const scratch_database& db) : _db(db) {
+        _db.scalar("SELECT 1 FROM (SELECT pg_advisory_lock(4242)) held");
+        _locker = std::thread([this] {
+            auto sql = stchat::eventstore::make_sql_session(_db.store());
+            sql->exec("LOCK TABLE event_log IN ACCESS EXCLUSIVE MODE; SELECT pg_advisory_lock(4242)");
+        });
+        wait_until([&] {
+            return _db.scalar("SELECT count(*) FROM pg_locks WHERE relation = 'event_log'::regclass"
+                              " AND mode = 'AccessExclusiveLock' AND granted") == 1;
+        }, 10s, "event_log locked");
+    }
+    void release() {
+        if (!_locker.joinable()) return;
+        _db.scalar("SELECT 1 FROM (SELECT pg_advisory_unlock(4242)) released");
+        _locker.join();
+    }
+    ~log_locked() { release(); }
+
+private:
+    const scratch_database& _db;
+    std::thread _locker;
+};
+
 // The next frame that is not a room event (replies come in order; events interleave).
 rapidjson::Document next_reply(raw_peer& p) {
     for (;;) {
@@ -267,6 +295,29 @@ BOOST_AUTO_TEST_CASE(a_client_that_pings_and_never_reads_is_bounded_as_a_slow_re
     still_serves("a burst of pings");
 }
 
+BOOST_AUTO_TEST_CASE(frames_held_while_a_join_is_decided_are_bounded_in_bytes_too) {
+    auto c = raw("holder");
+    log_locked stuck(db);  // the join's access check reads the log: it waits
+    c->text(R"({"type":"join","room":"held-bytes"})");
+    std::string big = R"({"type":"send","room":"held-bytes","id":"b","text":")" + std::string(60000, 'x') + R"("})";
+    for (int i = 0; i < 5; ++i) c->text(big);  // 5 x 60 KB: the fifth passes 256 KiB
+    auto refused = parse(c->next_text());
+    BOOST_TEST(str(refused, "type") == "error", "answered while the join waits: " << str(refused, "type"));
+    BOOST_TEST(str(refused, "code") == "rate_limited");
+    BOOST_TEST(str(refused, "message") == "too many frames while joining");
+    stuck.release();
+    int joined = 0, too_large = 0;
+    while (joined + too_large < 5) {  // each held frame is handled once the join is decided
+        auto f = parse(c->next_text());
+        if (str(f, "type") == "joined") ++joined;
+        else if (str(f, "code") == "too_large") ++too_large;
+        else BOOST_REQUIRE_MESSAGE(str(f, "type") == "event", "unexpected frame: " << str(f, "type") << " " << str(f, "code"));
+    }
+    BOOST_TEST(joined == 1, "the join went on");
+    BOOST_TEST(too_large == 4, "the four frames held were handled, the refused one was not");
+    still_serves("256 KiB of frames held during a join");
+}
+
 // ---- 3. Strings Postgres can store, checked at the edge ----
 
 BOOST_AUTO_TEST_CASE(strings_postgres_cannot_store_are_refused_at_the_edge_and_nothing_is_stored) {
@@ -401,6 +452,10 @@ BOOST_AUTO_TEST_CASE(a_flood_while_appends_are_stuck_is_refused_past_the_bound_a
     BOOST_TEST(str(refusal, "message") == "the database is behind; send again");
     BOOST_TEST(num(refusal, "retry_after_ms") == 1000, "with a time to send again");
     BOOST_TEST(fast.messages_stored() == 0, "nothing stored while the appends are stuck");
+    raw_peer newcomer(fast.port);
+    BOOST_TEST(!newcomer.upgrade(), "a new session is refused while as much waits for the writer as messages may");
+    BOOST_TEST(newcomer.last_head().find(" 503 ") != std::string::npos, newcomer.last_head());
+    BOOST_TEST(newcomer.last_head().find("Retry-After: 1") != std::string::npos, newcomer.last_head());
     fast.db.scalar("SELECT 1 FROM (SELECT pg_advisory_unlock(7311)) released");
     while (static_cast<int>(acked.size() + refused.size()) < sends) {
         rapidjson::Document f;
@@ -430,17 +485,7 @@ BOOST_AUTO_TEST_CASE(history_requests_waiting_for_a_stuck_database_are_bounded_p
     auto reader = edge.v1("reader");
     reader->send(R"({"type":"join","room":"hist"})");
     reader->next_of("joined");
-    // Reads of the log stuck until the test lets go: another transaction holds event_log
-    // exclusively and waits for an advisory lock the test holds.
-    edge.db.scalar("SELECT 1 FROM (SELECT pg_advisory_lock(4242)) held");
-    std::thread locker([&] {
-        auto sql = stchat::eventstore::make_sql_session(edge.db.store());
-        sql->exec("LOCK TABLE event_log IN ACCESS EXCLUSIVE MODE; SELECT pg_advisory_lock(4242)");
-    });
-    wait_until([&] {
-        return edge.db.scalar("SELECT count(*) FROM pg_locks WHERE relation = 'event_log'::regclass"
-                              " AND mode = 'AccessExclusiveLock' AND granted") == 1;
-    }, 10s, "event_log locked");
+    log_locked stuck(edge.db);  // reads of the log wait
     for (int i = 0; i < 6; ++i) reader->send(R"({"type":"history","room":"hist","limit":10})");
     int refused = 0, ends = 0;
     while (refused < 2) {
@@ -452,8 +497,7 @@ BOOST_AUTO_TEST_CASE(history_requests_waiting_for_a_stuck_database_are_bounded_p
         ++refused;
     }
     BOOST_TEST(ends == 0, "the refusals come at once, while the reads are stuck");
-    edge.db.scalar("SELECT 1 FROM (SELECT pg_advisory_unlock(4242)) released");
-    locker.join();
+    stuck.release();
     while (ends < 4) {  // the four that waited are each answered (else next() throws after 20 s)
         auto f = parse(reader->next(20s));
         if (str(f, "type") == "history_end") ++ends;

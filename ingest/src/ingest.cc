@@ -168,6 +168,8 @@ public:
                 auto list = std::make_unique<nats::msg_list>();
                 jsErrCode jerr = static_cast<jsErrCode>(0);
                 auto t0 = std::chrono::steady_clock::now();
+                // No byte bound on the fetch: cnats 3.4.1's natsSubscription_FetchRequest with
+                // MaxBytes wrote past its message array under valgrind (docs/architecture.md).
                 natsStatus s = natsSubscription_Fetch(list->get(), b.sub.get(), _config.batch_size,
                                                       _config.fetch_wait.count(), &jerr);
                 _fetch_side.fetch_us += micros_since(t0);
