@@ -396,8 +396,7 @@ private:
 
     bool take_action(hdl_t h, session& s, const std::string& ref, const std::string& room = "") {
         if (s.actions.take()) return true;
-        _metrics.errors["rate_limited"]->add();
-        send_text(h, error_frame("rate_limited", "too many sends, joins and leaves", ref, s.actions.retry_after_ms(), room));
+        error(h, "rate_limited", "too many sends, joins and leaves", ref, room, s.actions.retry_after_ms());
         return false;
     }
 
@@ -424,15 +423,12 @@ private:
         case access_result::ok: join(h, it->second, room, since, false); break;
         case access_result::forbidden: error(h, "forbidden", "private room: wrong or missing key", "join", room); break;
         case access_result::busy:
-            _metrics.errors["rate_limited"]->add();
-            send_text(h, error_frame("rate_limited", "private room checks are busy", "join", 1000, room));
+            error(h, "rate_limited", "private room checks are busy", "join", room, 1000);
             break;
         case access_result::failed: error(h, "internal", "the join failed; join again", "join", room); break;
         case access_result::room_quota:
-            _metrics.errors["rate_limited"]->add();
-            send_text(h, error_frame("rate_limited",
-                                     "at most " + std::to_string(_config.rooms_per_minute) + " new rooms a minute",
-                                     "join", wait_ms, room));
+            error(h, "rate_limited", "at most " + std::to_string(_config.rooms_per_minute) + " new rooms a minute", "join",
+                  room, wait_ms);
             break;
         }
         release_held(h);
@@ -460,9 +456,7 @@ private:
         if (!s.rooms.count(r.room)) return error(h, "not_joined", "join the room first", "history", r.room);
         if (!take_action(h, s, "history", r.room)) return;
         if (s.histories >= k_max_histories) {
-            _metrics.errors["rate_limited"]->add();
-            return send_text(h, error_frame("rate_limited", "history requests wait for the database; ask again", "history",
-                                            1000, r.room));
+            return error(h, "rate_limited", "history requests wait for the database; ask again", "history", r.room, 1000);
         }
         ++s.histories;
         auto& io = _server.get_io_service();
@@ -618,8 +612,7 @@ private:
                               if (outcome == send_outcome::bad_data) return error(h, "bad_frame", "the database refused this message", id);
                               if (outcome == send_outcome::failed) return error(h, "internal", "not stored; send again", id);
                               if (outcome == send_outcome::busy) {
-                                  _metrics.errors["rate_limited"]->add();
-                                  return send_text(h, error_frame("rate_limited", "the database is behind; send again", id, 1000));
+                                  return error(h, "rate_limited", "the database is behind; send again", id, "", 1000);
                               }
                               if (ack.other_room) return error(h, "bad_frame", "id already used for a message in another room", id);
                               send_text(h, ack_frame(room, id, ack.seq, ack.duplicate));
@@ -694,10 +687,11 @@ private:
         if (auto it = _sessions.find(h); it != _sessions.end()) it->second.out.send_text(text);
     }
 
+    // An error frame, counted by code; retry_after_ms >= 0 says when to try again (rate_limited).
     void error(hdl_t h, const char* code, const std::string& message, const std::string& ref,
-               const std::string& room = "") {
+               const std::string& room = "", int retry_after_ms = -1) {
         if (auto c = _metrics.errors.find(code); c != _metrics.errors.end()) c->second->add();
-        send_text(h, error_frame(code, message, ref, -1, room));
+        send_text(h, error_frame(code, message, ref, retry_after_ms, room));
     }
 
     // ---- keepalive: ping quiet sessions, close dead ones ----
